@@ -1,0 +1,27 @@
+"""The CPU demo: a small Movie Gen Video transformer trained on Moving Shapes (8 frames, 32x32) in ~10 minutes.
+
+Same architecture as the 30B model (patchify (1,2,2), factorized PE at every layer, adaLN-single, cross-attention,
+SwiGLU, flow matching, linear-quadratic Euler sampling with CFG), scaled down. The space-to-depth codec folds 4x4
+pixel blocks into 48 channels until the TAE lands. The tiny T5 encoder trains jointly (no pretrained weights).
+"""
+
+from mgjax.config import (CodecConfig, Config, DataConfig, EvalConfig, OptimConfig, SampleConfig, TextConfig,
+                          TextEncoderConfig, TrainConfig, VideoModelConfig)
+
+
+def get_config() -> Config:
+    return Config(
+        name="shapes_t2v_tiny",
+        model=VideoModelConfig(num_layers=4, width=128, ffn_width=384, num_heads=4, patch_size=(1, 2, 2),
+                               in_channels=48, max_patches=(8, 4, 4), dtype="float32", remat="none", qk_norm=True),
+        text=TextConfig(encoders=(TextEncoderConfig(name="ul2", vocab_size=256, width=64, num_layers=2, num_heads=4,
+                                                    head_dim=16, ffn_width=128, max_length=32, trainable=True,
+                                                    tokenizer_model="bpe"),),
+                        drop_prob=0.1),
+        codec=CodecConfig(kind="space_to_depth", factors=(1, 4, 4)),
+        data=DataConfig(num_frames=8, height=32, width=32, fps=16, fps_prefix=False, batch_size=32),
+        sample=SampleConfig(num_steps=50, cfg_scale=4.0, batch_size=32),
+        optim=OptimConfig(learning_rate=1e-3, warmup_steps=100, decay="cosine", weight_decay=0.0, ema_decay=0.995),
+        train=TrainConfig(steps=1500, log_every=50, checkpoint_every=500),
+        eval=EvalConfig(num_samples=64),
+    )

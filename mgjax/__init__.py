@@ -1,0 +1,1 @@
+"""mgjax: Movie Gen in JAX/Flax NNX."""

@@ -1,0 +1,25 @@
+"""The reference kernel: plain XLA einsums with an fp32 softmax. Runs everywhere; every other kernel is tested
+against it."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def kv_length_mask(kv_lengths: jax.Array, num_keys: int) -> jax.Array:
+    """(b,) valid key counts -> (b, 1, 1, k) boolean mask; keys at positions >= length are padding."""
+    return (jnp.arange(num_keys)[None, :] < kv_lengths[:, None])[:, None, None, :]
+
+
+def attend_xla(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None = None,
+               kv_lengths: jax.Array | None = None, scale: float | None = None) -> jax.Array:
+    """q: (b, n, h, d); k, v: (b, m, h, d); bias: broadcastable to (b, h, n, m); kv_lengths: (b,) -> (b, n, h, d)."""
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    logits = jnp.einsum("bnhd,bmhd->bhnm", q, k, preferred_element_type=jnp.float32) * scale
+    if bias is not None:
+        logits = logits + bias.astype(jnp.float32)
+    if kv_lengths is not None:
+        logits = jnp.where(kv_length_mask(kv_lengths, k.shape[1]), logits, jnp.finfo(jnp.float32).min)
+    weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+    return jnp.einsum("bhnm,bmhd->bnhd", weights, v)

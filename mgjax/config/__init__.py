@@ -1,0 +1,9 @@
+"""Typed, frozen configs: schema, loading experiment files, overrides and validation."""
+
+from mgjax.config.load import flatten, format_config, load_config, save_config, to_dict
+from mgjax.config.schema import (CodecConfig, Config, DataConfig, EvalConfig, FlowConfig, MeshConfig, OptimConfig,
+                                 SampleConfig, TextConfig, TextEncoderConfig, TrainConfig, VideoModelConfig)
+
+__all__ = ["CodecConfig", "Config", "DataConfig", "EvalConfig", "FlowConfig", "MeshConfig", "OptimConfig",
+           "SampleConfig", "TextConfig", "TextEncoderConfig", "TrainConfig", "VideoModelConfig", "flatten",
+           "format_config", "load_config", "save_config", "to_dict"]

@@ -1,0 +1,183 @@
+"""The typed, frozen config schema shared by every experiment.
+
+Each experiment file in `configs/` returns a `Config`. Fields carry the paper's numbers as defaults where the paper
+gives one (`shared/spec/moviegen.md`); where the paper is silent the choice is written next to the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+Dtype = Literal["float32", "bfloat16"]
+RematPolicy = Literal["none", "full", "save_dots", "save_attention", "offload_dots"]
+AttentionImpl = Literal["auto", "xla", "cudnn"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MeshConfig:
+    """Device mesh axes; -1 takes the devices left over (at most one axis may be -1)."""
+
+    data: int = -1
+    fsdp: int = 1
+    tensor: int = 1
+    context: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoModelConfig:
+    """The Movie Gen Video transformer (paper §3.1, v1 Table 1). Defaults are the 30B model."""
+
+    num_layers: int = 48
+    width: int = 6144
+    ffn_width: int = 16384
+    num_heads: int = 48
+    patch_size: tuple[int, int, int] = (1, 2, 2)  # (t, h, w) patchify kernel = stride
+    in_channels: int = 16  # latent channels of the codec
+    # Positional-table lengths in patch units (t, h, w). The paper does not give maxLen; these cover the 768 px stage
+    # (32 latent frames, 1024x576 and 576x1024 buckets: 64 patches on the long side).
+    max_patches: tuple[int, int, int] = (32, 64, 64)
+    timestep_freq_dim: int = 256  # sinusoidal features fed to the timestep MLP (paper silent; DiT's choice)
+    # Paper silent on these two; off keeps the block exactly as described in §3.1.3.
+    qk_norm: bool = False
+    cross_attention_norm: bool = False
+    norm_eps: float = 1e-6
+    dtype: Dtype = "bfloat16"  # activations and matmuls; params, norms, softmax and losses stay float32
+    param_dtype: Dtype = "float32"
+    remat: RematPolicy = "full"
+    attention: AttentionImpl = "auto"
+    scan_layers: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class TextEncoderConfig:
+    """One frozen (or, in tiny demos, trainable) text encoder whose output the backbone projects to its width.
+
+    `kind="t5"` is the T5 v1.1 / UL2 encoder architecture (also ByT5, on bytes). `kind="external"` means the encoder runs
+    outside this model (e.g. MetaCLIP until the text-encoder issue ports it): its (b, m, width) outputs are fed in
+    precomputed. The paper-scale sizes are finalised in the text-encoder issue.
+    """
+
+    name: str = "ul2"
+    kind: Literal["t5", "external"] = "t5"
+    vocab_size: int = 32128
+    width: int = 4096
+    num_layers: int = 32
+    num_heads: int = 16
+    head_dim: int = 256
+    ffn_width: int = 16384
+    max_length: int = 300  # tokens kept per prompt; longer prompts are truncated and counted
+    relative_buckets: int = 32
+    relative_max_distance: int = 128
+    tokenizer: Literal["sentencepiece"] = "sentencepiece"
+    # When a tokenizer is trained here: unigram is T5's; on a tiny caption corpus unigram keeps only ~85 character-level
+    # pieces, while BPE learns whole words, so the demo uses BPE.
+    tokenizer_model: Literal["unigram", "bpe"] = "unigram"
+    tokenizer_path: str = ""  # a .model file; empty: train one on the data's captions and save it in the workdir
+    trainable: bool = False  # paper: frozen. The CPU demo trains its tiny encoder jointly (no pretrained weights).
+
+
+@dataclasses.dataclass(frozen=True)
+class TextConfig:
+    encoders: tuple[TextEncoderConfig, ...] = (TextEncoderConfig(),)
+    drop_prob: float = 0.1  # text dropped (empty prompt) in training, for classifier-free guidance; paper silent
+
+
+@dataclasses.dataclass(frozen=True)
+class CodecConfig:
+    """Pixels <-> latents. `space_to_depth` is lossless and parameter-free (latent channels = 3 x prod(factors));
+    `tae` is the paper's temporal autoencoder (8x8x8, 16 channels), built in its own issue."""
+
+    kind: Literal["space_to_depth", "tae"] = "tae"
+    factors: tuple[int, int, int] = (8, 8, 8)  # (t, h, w) compression
+    latent_channels: int = 16  # used by the TAE; space_to_depth derives its own
+    pixel_channels: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
+
+    source: Literal["moving_shapes"] = "moving_shapes"
+    num_frames: int = 256
+    height: int = 768
+    width: int = 768
+    fps: int = 16  # written into the caption as the "FPS-N" prefix when fps_prefix is on
+    fps_prefix: bool = True
+    batch_size: int = 512  # global batch (paper: 1536 -> 512 at 768 px)
+    image_every: int = 0  # 0: videos only; k: every k-th batch holds one-frame images (paper mixes 1:10)
+    two_object_prob: float = 0.3
+    textured_prob: float = 0.5
+    seed: int = 0
+    num_workers: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowConfig:
+    """Flow matching (paper §3.1.2): t=0 is noise, t=1 is data."""
+
+    sigma_min: float = 1e-5
+    t_sampling: Literal["logit_normal", "uniform"] = "logit_normal"
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleConfig:
+    """Inference (paper §3.4): Euler, 50 steps, linear-quadratic schedule, CFG 7.5."""
+
+    num_steps: int = 50
+    schedule: Literal["linear_quadratic", "linear"] = "linear_quadratic"
+    linear_steps: int = 25  # steps taken from the linear schedule before the quadratic part
+    linear_reference_steps: int = 250  # N of the linear schedule whose first steps are reused
+    cfg_scale: float = 7.5
+    seed: int = 0
+    batch_size: int = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with warmup and decay. The paper gives only the video model's LRs (1e-4 T2I, 6e-5 joint stages)."""
+
+    learning_rate: float = 1e-4
+    warmup_steps: int = 1000
+    decay: Literal["cosine", "constant"] = "constant"
+    end_lr_ratio: float = 0.1  # cosine decays to learning_rate * end_lr_ratio
+    b1: float = 0.9
+    b2: float = 0.95
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    ema_decay: float = 0.9999
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """The Moving Shapes evaluator: held-out captions sampled and scored from the pixels."""
+
+    num_samples: int = 64
+    num_videos_to_write: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    name: str = "moviegen_video_30b"
+    model: VideoModelConfig = VideoModelConfig()
+    text: TextConfig = TextConfig()
+    codec: CodecConfig = CodecConfig()
+    data: DataConfig = DataConfig()
+    flow: FlowConfig = FlowConfig()
+    sample: SampleConfig = SampleConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    mesh: MeshConfig = MeshConfig()

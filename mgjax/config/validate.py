@@ -1,0 +1,65 @@
+"""Cross-field checks made when a config is built, so a bad combination fails before any compilation."""
+
+from __future__ import annotations
+
+import math
+
+from mgjax.config.schema import Config
+from mgjax.errors import UserError
+
+
+def _positive(name: str, value: int | float) -> None:
+    if value <= 0:
+        raise UserError(f"{name} must be positive, got {value}")
+
+
+def validate(cfg: Config) -> None:
+    m, d, c = cfg.model, cfg.data, cfg.codec
+    for name in ("num_layers", "width", "ffn_width", "num_heads", "in_channels", "timestep_freq_dim"):
+        _positive(f"model.{name}", getattr(m, name))
+    if m.width % m.num_heads:
+        raise UserError(f"model.width ({m.width}) must be divisible by model.num_heads ({m.num_heads})")
+    if m.timestep_freq_dim % 2:
+        raise UserError(f"model.timestep_freq_dim must be even, got {m.timestep_freq_dim}")
+    if min(m.patch_size) < 1 or min(m.max_patches) < 1 or min(c.factors) < 1:
+        raise UserError("model.patch_size, model.max_patches and codec.factors must be >= 1")
+    expected = c.pixel_channels * math.prod(c.factors) if c.kind == "space_to_depth" else c.latent_channels
+    if m.in_channels != expected:
+        raise UserError(f"model.in_channels ({m.in_channels}) must equal the codec's latent channels ({expected})")
+    _positive("data.batch_size", d.batch_size)
+    for name, size, f, p, cap in (("num_frames", d.num_frames, c.factors[0], m.patch_size[0], m.max_patches[0]),
+                                  ("height", d.height, c.factors[1], m.patch_size[1], m.max_patches[1]),
+                                  ("width", d.width, c.factors[2], m.patch_size[2], m.max_patches[2])):
+        if name == "num_frames" and c.kind == "tae":
+            continue  # the TAE encodes any frame count (its issue documents the rule)
+        if size % (f * p) and not (name == "num_frames" and size == 1):
+            raise UserError(f"data.{name} ({size}) must be divisible by codec factor x patch size ({f} x {p})")
+        if max(size // (f * p), 1) > cap:
+            raise UserError(f"data.{name} ({size}) needs {size // (f * p)} patches but model.max_patches allows {cap}")
+    if not 0.0 <= cfg.text.drop_prob < 1.0:
+        raise UserError(f"text.drop_prob must be in [0, 1), got {cfg.text.drop_prob}")
+    if not cfg.text.encoders:
+        raise UserError("text.encoders must list at least one encoder")
+    names = [e.name for e in cfg.text.encoders]
+    if len(set(names)) != len(names):
+        raise UserError(f"text.encoders names must be unique, got {names}")
+    for i, e in enumerate(cfg.text.encoders):
+        for name in ("vocab_size", "width", "num_layers", "num_heads", "head_dim", "ffn_width", "max_length"):
+            _positive(f"text.encoders.{i}.{name}", getattr(e, name))
+    s = cfg.sample
+    _positive("sample.num_steps", s.num_steps)
+    if s.schedule == "linear_quadratic" and not 0 < s.linear_steps < s.num_steps:
+        raise UserError(f"sample.linear_steps ({s.linear_steps}) must be in (0, sample.num_steps={s.num_steps})")
+    if s.schedule == "linear_quadratic" and s.linear_reference_steps < s.num_steps:
+        raise UserError("sample.linear_reference_steps must be >= sample.num_steps")
+    o = cfg.optim
+    _positive("optim.learning_rate", o.learning_rate)
+    if not 0.0 <= o.ema_decay < 1.0:
+        raise UserError(f"optim.ema_decay must be in [0, 1), got {o.ema_decay}")
+    _positive("train.steps", cfg.train.steps)
+    _positive("train.log_every", cfg.train.log_every)
+    _positive("train.checkpoint_every", cfg.train.checkpoint_every)
+    axes = [cfg.mesh.data, cfg.mesh.fsdp, cfg.mesh.tensor, cfg.mesh.context]
+    if sum(a == -1 for a in axes) > 1 or any(a == 0 or a < -1 for a in axes):
+        raise UserError(f"mesh axes must be positive with at most one -1, got data={axes[0]} fsdp={axes[1]} "
+                        f"tensor={axes[2]} context={axes[3]}")

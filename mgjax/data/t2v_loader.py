@@ -1,0 +1,85 @@
+"""Text-to-video training batches from Moving Shapes as a Grain pipeline, indexed by train step.
+
+Batch `s` is a pure function of (config, s): a resumed run continues with exactly the batches an uninterrupted run
+would have seen, with no iterator state to save. Every `image_every`-th batch holds one-frame images (the paper mixes
+images into video training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Sequence
+
+import grain
+
+from mgjax.config.schema import Config, DataConfig, TextEncoderConfig
+from mgjax.data.moving_shapes import MovingShapes
+from mgjax.models.text.prompts import with_fps_prefix
+from mgjax.models.text.stack import encode_prompts
+from mgjax.models.text.tokenizer import SentencePieceTokenizer
+
+
+def shapes_source(data: DataConfig, split: str = "train", images: bool = False) -> MovingShapes:
+    return MovingShapes(split, num_frames=1 if images else data.num_frames, height=data.height, width=data.width,
+                        seed=data.seed + (1 if images else 0), two_object_prob=data.two_object_prob,
+                        textured_prob=data.textured_prob)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepToBatch:
+    """step -> {"video": uint8 (b, t, h, w, 3), "caption": (b,) str}; picklable for Grain workers."""
+
+    videos: grain.MapDataset
+    images: grain.MapDataset | None
+    image_every: int
+
+    def __call__(self, step: int) -> dict:
+        k = self.image_every
+        if self.images is not None and step % k == k - 1:
+            return self.images[step // k]
+        return self.videos[step - (step // k if k else 0)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tokenize:
+    """Adds per-encoder token ids and masks, and drops the caption strings (arrays only reach the device)."""
+
+    encoders: tuple[TextEncoderConfig, ...]
+    tokenizers: tuple[SentencePieceTokenizer, ...]
+    fps: int | None
+
+    def __call__(self, batch: dict) -> dict:
+        captions = [str(c) for c in batch["caption"]]
+        if self.fps is not None:
+            captions = [with_fps_prefix(c, self.fps) for c in captions]
+        tokens = encode_prompts(captions, self.encoders, self.tokenizers)
+        return {"video": batch["video"], "text": [(t.ids, t.mask) for t in tokens]}
+
+
+def t2v_batches(cfg: Config, tokenizers: Sequence[SentencePieceTokenizer], start_step: int = 0,
+                num_steps: int | None = None) -> Iterator[dict]:
+    """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps)."""
+    d = cfg.data
+    batch = lambda src: grain.MapDataset.source(src).batch(d.batch_size, drop_remainder=True)
+    videos = batch(shapes_source(d))
+    images = batch(shapes_source(d, images=True)) if d.image_every else None
+    stop = cfg.train.steps if num_steps is None else start_step + num_steps
+    ds = (grain.MapDataset.range(start_step, stop)
+          .map(StepToBatch(videos, images, d.image_every))
+          .map(Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None))
+          .to_iter_dataset())
+    if d.num_workers > 0:
+        ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=d.num_workers))
+    return iter(ds)
+
+
+def caption_corpus_for(cfg: Config, num: int = 5000) -> list[str]:
+    """Training captions (with the FPS prefix when used) for training the demo's tokenizer."""
+    from mgjax.data.moving_shapes import caption_corpus
+
+    corpus = caption_corpus(num=num, seed=cfg.data.seed, num_frames=cfg.data.num_frames)
+    if cfg.data.fps_prefix:
+        corpus = [with_fps_prefix(c, cfg.data.fps) for c in corpus]
+    return corpus + [""]
+
+

@@ -1,0 +1,1 @@
+"""Model definitions: video transformer, text encoders, latent codecs."""

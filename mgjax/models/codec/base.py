@@ -1,0 +1,43 @@
+"""The latent codec interface the video model trains in: pixels (b, t, h, w, 3) <-> latents (b, t', h', w', c).
+
+The TAE (its own issue) implements the same interface; until then the lossless space-to-depth codec stands in.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import jax
+
+
+class LatentCodec(Protocol):
+    factors: tuple[int, int, int]  # (t, h, w) compression
+    latent_channels: int
+
+    def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """(t', h', w', c) for a clip of the given size."""
+
+    def encode(self, video: jax.Array) -> jax.Array:
+        """video: (b, t, h, w, 3) in [-1, 1] -> latents (b, t', h', w', c)."""
+
+    def decode(self, latents: jax.Array) -> jax.Array:
+        """latents (b, t', h', w', c) -> video (b, t, h, w, 3) in [-1, 1]."""
+
+
+def latent_grid(cfg, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """(t', h', w', c) from a `CodecConfig` alone (no model built): ceil(frames / ft) latent frames, so one frame (an
+    image) keeps one latent frame."""
+    ft, fh, fw = cfg.factors
+    channels = cfg.pixel_channels * ft * fh * fw if cfg.kind == "space_to_depth" else cfg.latent_channels
+    return (-(-frames // ft), height // fh, width // fw, channels)
+
+
+def build_codec(cfg) -> LatentCodec:
+    """The codec named by a `CodecConfig`."""
+    from mgjax.errors import UserError
+    from mgjax.models.codec.space_to_depth import SpaceToDepthCodec
+
+    if cfg.kind == "space_to_depth":
+        return SpaceToDepthCodec(cfg.factors, cfg.pixel_channels)
+    raise UserError(f"codec kind {cfg.kind!r} cannot run yet (the TAE lands in its own issue); "
+                    f"use codec.kind=space_to_depth to train on pixels")

@@ -1,0 +1,82 @@
+"""The text path of the video model: one tokenizer and one encoder per configured encoder (UL2, ByT5, MetaCLIP ...).
+
+Tokenizers live outside the NNX module tree (they hold no arrays); `encode_prompts` turns prompts into per-encoder
+(ids, mask) batches that `TextToVideo` feeds to its encoders.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Iterable, Sequence
+
+import jax.numpy as jnp
+from flax import nnx
+
+from mgjax.config.schema import TextEncoderConfig
+from mgjax.errors import UserError
+from mgjax.models.text.t5 import T5Encoder
+from mgjax.models.text.tokenizer import SentencePieceTokenizer, TokenBatch
+from mgjax.parallel.rules import TEXT_RULES, UL2_RULES, Rules, use_rules
+
+log = logging.getLogger(__name__)
+
+
+def encoder_rules(cfg: TextEncoderConfig) -> Rules:
+    """UL2 is large and FSDP-sharded; the other encoders are replicated (paper Fig. 8)."""
+    return UL2_RULES if cfg.name == "ul2" else TEXT_RULES
+
+
+def build_encoder(cfg: TextEncoderConfig, *, rngs: nnx.Rngs) -> nnx.Module | None:
+    """The encoder module, or None for an external encoder (its outputs arrive precomputed)."""
+    if cfg.kind == "external":
+        return None
+    rules = encoder_rules(cfg)
+    with use_rules(rules):
+        if cfg.kind == "t5":
+            return T5Encoder(cfg, rules=rules, dtype=jnp.float32, rngs=rngs)
+    raise ValueError(f"unknown text encoder kind {cfg.kind!r}")
+
+
+def tokenizer_file(workdir: str | pathlib.Path, cfg: TextEncoderConfig) -> pathlib.Path:
+    return pathlib.Path(workdir) / f"tokenizer_{cfg.name}.model"
+
+
+def load_or_train_tokenizers(encoders: Sequence[TextEncoderConfig], workdir: str | pathlib.Path | None,
+                             corpus: Iterable[str] | None = None) -> list[SentencePieceTokenizer]:
+    """Each encoder's tokenizer: its `tokenizer_path`, else the copy saved in the workdir, else trained on `corpus`
+    (deterministically) and saved in the workdir so sampling uses exactly the training run's vocabulary."""
+    corpus = list(corpus) if corpus is not None else None
+    out = []
+    for cfg in encoders:
+        saved = tokenizer_file(workdir, cfg) if workdir else None
+        if cfg.tokenizer_path:
+            tok = SentencePieceTokenizer.load(cfg.tokenizer_path)
+        elif saved is not None and saved.is_file():
+            tok = SentencePieceTokenizer.load(saved)
+        elif corpus is not None:
+            tok = SentencePieceTokenizer.train(corpus, vocab_size=cfg.vocab_size, model_type=cfg.tokenizer_model)
+            log.info("trained a %d-piece tokenizer for %s", tok.vocab_size, cfg.name)
+        else:
+            raise UserError(f"no tokenizer for text encoder {cfg.name!r}: set text.encoders.N.tokenizer_path or "
+                            f"point --workdir at a training run (it saves tokenizer_{cfg.name}.model)")
+        if tok.vocab_size > cfg.vocab_size:
+            raise UserError(f"tokenizer for {cfg.name!r} has {tok.vocab_size} pieces but the encoder's vocab_size is "
+                            f"{cfg.vocab_size}")
+        if saved is not None and not saved.is_file():
+            tok.save(saved)
+        out.append(tok)
+    return out
+
+
+def encode_prompts(prompts: Sequence[str], encoders: Sequence[TextEncoderConfig],
+                   tokenizers: Sequence[SentencePieceTokenizer]) -> list[TokenBatch]:
+    """Tokenize for every encoder; prompts longer than an encoder's limit are truncated and reported, never silently."""
+    batches = []
+    for cfg, tok in zip(encoders, tokenizers):
+        batch = tok.encode(prompts, cfg.max_length)
+        if batch.num_truncated:
+            log.warning("%d of %d prompts exceed %s's %d tokens and were truncated", batch.num_truncated,
+                        len(prompts), cfg.name, cfg.max_length)
+        batches.append(batch)
+    return batches

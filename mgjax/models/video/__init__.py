@@ -1,0 +1,1 @@
+"""The Movie Gen Video transformer and its variants."""

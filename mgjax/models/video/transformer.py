@@ -1,0 +1,99 @@
+"""The Movie Gen Video flow-matching transformer (paper §3.1): patchify, factorized PE, adaLN-single, scanned blocks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from einops import rearrange
+from flax import nnx
+
+from mgjax.config.schema import VideoModelConfig
+from mgjax.models.video.block import VideoBlock
+from mgjax.models.video.text_projection import TextProjection, pack_valid_first
+from mgjax.nn.adaln import NUM_BLOCK_MODULATIONS, SharedModulation, modulate, modulation_table
+from mgjax.nn.dtypes import dtype_of
+from mgjax.nn.embeddings import FactorizedPositionalEmbedding, TimestepEmbedder
+from mgjax.nn.linear import linear
+from mgjax.nn.norms import RMSNorm
+from mgjax.nn.params import partitioned
+from mgjax.nn.remat import remat_policy
+from mgjax.parallel.rules import VIDEO_RULES, Rules
+from mgjax.parallel.sharding import constrain
+
+
+class MovieGenVideo(nnx.Module):
+    """u_theta(X_t, P, t): latents (b, t, h, w, c), flow time t (b,) and encoder outputs -> velocity (b, t, h, w, c)."""
+
+    def __init__(self, cfg: VideoModelConfig, text_widths: Sequence[int], *, rules: Rules = VIDEO_RULES,
+                 rngs: nnx.Rngs):
+        dtype, pd = dtype_of(cfg.dtype), dtype_of(cfg.param_dtype)
+        kw = dict(dtype=dtype, param_dtype=pd, rngs=rngs)
+        d = cfg.width
+        self.patch_embed = nnx.Conv(cfg.in_channels, d, kernel_size=cfg.patch_size, strides=cfg.patch_size,
+                                    padding="VALID", use_bias=False, dtype=dtype, param_dtype=pd, rngs=rngs,
+                                    kernel_init=partitioned(nnx.initializers.xavier_uniform(),
+                                                            (None, None, None, "patch", "embed")))
+        self.pos_embed = FactorizedPositionalEmbedding(d, cfg.max_patches, param_dtype=pd, rngs=rngs)
+        self.t_embed = TimestepEmbedder(d, cfg.timestep_freq_dim, **kw)
+        self.shared_mod = SharedModulation(d, NUM_BLOCK_MODULATIONS, **kw)
+        self.text_proj = nnx.List([TextProjection(w, d, **kw) for w in text_widths])
+        if cfg.scan_layers:
+            @nnx.split_rngs(splits=cfg.num_layers)
+            @nnx.vmap(in_axes=(0,), out_axes=0, transform_metadata={nnx.PARTITION_NAME: None})
+            def make_blocks(rngs: nnx.Rngs) -> VideoBlock:
+                return VideoBlock(cfg, rules=rules, rngs=rngs)
+
+            self.blocks = make_blocks(rngs)
+        else:
+            self.blocks = nnx.List([VideoBlock(cfg, rules=rules, rngs=rngs) for _ in range(cfg.num_layers)])
+        self.final_norm = RMSNorm(d, eps=cfg.norm_eps, use_scale=False)
+        self.final_modulation = modulation_table(d, 2, gate_rows=(), param_dtype=pd, rngs=rngs)
+        out_dim = int(np.prod(cfg.patch_size)) * cfg.in_channels
+        self.head = linear(d, out_dim, ("embed", None), init=nnx.initializers.zeros_init(), **kw)
+        self.cfg = cfg
+        self.rules = rules
+
+    def encode_text(self, text: Sequence[tuple[jax.Array, jax.Array]]) -> tuple[jax.Array, jax.Array]:
+        """[(b, m_i, d_i) encoder output, (b, m_i) mask] per encoder -> packed (b, sum m_i, d), lengths (b,)."""
+        if len(text) != len(self.text_proj):
+            raise ValueError(f"expected {len(self.text_proj)} text encoder outputs, got {len(text)}")
+        tokens = jnp.concatenate([proj(x.astype(proj.proj.dtype)) for proj, (x, _) in zip(self.text_proj, text)], 1)
+        mask = jnp.concatenate([m.astype(bool) for _, m in text], axis=1)
+        tokens, lengths = pack_valid_first(tokens, mask)
+        return constrain(tokens, ("batch", "text_seq", "act_embed"), self.rules), lengths
+
+    def __call__(self, latents: jax.Array, t: jax.Array, text: Sequence[tuple[jax.Array, jax.Array]]) -> jax.Array:
+        cfg = self.cfg
+        b, nt, nh, nw, c = latents.shape
+        pt, ph, pw = cfg.patch_size
+        x = self.patch_embed(latents.astype(dtype_of(cfg.dtype)))  # (b, nt/pt, nh/ph, nw/pw, d)
+        grid = x.shape[1:4]
+        x = constrain(rearrange(x, "b t h w d -> b (t h w) d"), ("batch", "seq", "act_embed"), self.rules)
+        pos = self.pos_embed(grid)
+        t_emb = self.t_embed(t)  # (b, d)
+        shared_mod = self.shared_mod(t_emb)  # (b, 6, d)
+        text_tokens, text_lengths = self.encode_text(text)
+        x = self._run_blocks(x, pos, shared_mod, text_tokens, text_lengths)
+        shift, scale = (self.final_modulation[...][None] + t_emb[:, None, :].astype(jnp.float32)).transpose(1, 0, 2)
+        x = modulate(self.final_norm(x), shift.astype(x.dtype), scale.astype(x.dtype))
+        out = self.head(x).astype(jnp.float32)
+        return rearrange(out, "b (t h w) (pt ph pw c) -> b (t pt) (h ph) (w pw) c", t=grid[0], h=grid[1], w=grid[2],
+                         pt=pt, ph=ph, pw=pw, c=c)
+
+    def _run_blocks(self, x, pos, shared_mod, text_tokens, text_lengths):
+        def body(x, block):
+            return block(x, pos, shared_mod, text_tokens, text_lengths)
+
+        policy = remat_policy(self.cfg.remat)
+        if policy is not None:
+            body = nnx.remat(body, policy=policy)
+        if self.cfg.scan_layers:
+            scan = nnx.scan(body, in_axes=(nnx.Carry, 0), out_axes=nnx.Carry,
+                            transform_metadata={nnx.PARTITION_NAME: None})
+            return scan(x, self.blocks)
+        for block in self.blocks:
+            x = body(x, block)
+        return x

@@ -1,0 +1,1 @@
+"""Shared layers: norms, SwiGLU, linear with logical axes, embeddings, adaLN, remat policies."""

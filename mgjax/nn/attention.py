@@ -1,0 +1,49 @@
+"""Multi-head attention layers (self and cross) around the shared `attend()` kernel API."""
+
+from __future__ import annotations
+
+import jax
+from einops import rearrange
+from flax import nnx
+
+from mgjax.attention import attend
+from mgjax.nn.linear import linear
+from mgjax.nn.norms import RMSNorm
+from mgjax.parallel.rules import Rules
+from mgjax.parallel.sharding import constrain
+
+
+class MultiHeadAttention(nnx.Module):
+    """Bias-free Q/K/V/O projections; keys and values come from `context` (cross) or from `x` (self).
+
+    Q, K, V are column-parallel over heads and O is row-parallel, so tensor parallelism needs one all-reduce per layer.
+    """
+
+    def __init__(self, width: int, num_heads: int, *, rules: Rules, qk_norm: bool = False, eps: float = 1e-6,
+                 implementation: str = "auto", dtype, param_dtype, rngs: nnx.Rngs):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.q = linear(width, width, ("embed", "heads"), **kw)
+        self.k = linear(width, width, ("embed", "heads"), **kw)
+        self.v = linear(width, width, ("embed", "heads"), **kw)
+        self.o = linear(width, width, ("heads", "embed"), **kw)
+        head_dim = width // num_heads
+        self.q_norm = RMSNorm(head_dim, eps=eps, param_dtype=param_dtype) if qk_norm else None
+        self.k_norm = RMSNorm(head_dim, eps=eps, param_dtype=param_dtype) if qk_norm else None
+        self.num_heads = num_heads
+        self.implementation = implementation
+        self.rules = rules
+
+    def __call__(self, x: jax.Array, context: jax.Array | None = None, kv_lengths: jax.Array | None = None,
+                 seq_axis: str = "seq") -> jax.Array:
+        """x: (b, n, d); context: (b, m, d) or None (self-attention); kv_lengths: (b,) valid context tokens."""
+        context = x if context is None else context
+        kv_axis = seq_axis if context is x else "text_seq"
+        split = lambda t: rearrange(t, "b n (h d) -> b n h d", h=self.num_heads)
+        q, k, v = split(self.q(x)), split(self.k(context)), split(self.v(context))
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = constrain(q, ("batch", seq_axis, "act_heads", None), self.rules)
+        k = constrain(k, ("batch", kv_axis, "act_heads", None), self.rules)
+        v = constrain(v, ("batch", kv_axis, "act_heads", None), self.rules)
+        out = attend(q, k, v, kv_lengths=kv_lengths, implementation=self.implementation)
+        return self.o(rearrange(out, "b n h d -> b n (h d)"))

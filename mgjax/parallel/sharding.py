@@ -1,0 +1,59 @@
+"""Activation sharding constraints and batch placement, resolved from logical names through a rule set."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from mgjax.parallel.rules import Rules
+
+
+def logical_to_spec(logical: Sequence[str | None], rules: Rules) -> P:
+    table = dict(rules)
+    used: set[str] = set()
+    out = []
+    for name in logical:
+        axes = table.get(name) if name is not None else None
+        flat = (axes,) if isinstance(axes, str) else tuple(axes or ())
+        flat = tuple(a for a in flat if a not in used)  # a mesh axis can shard only one dimension
+        used.update(flat)
+        out.append(None if not flat else flat[0] if len(flat) == 1 else flat)
+    return P(*out)
+
+
+def constrain(x: jax.Array, logical: Sequence[str | None], rules: Rules) -> jax.Array:
+    """`with_sharding_constraint` by logical names; a no-op when no mesh is set (plain single-device code)."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or mesh.size == 1:
+        return x
+    spec = logical_to_spec(logical, rules)
+    spec = P(*[_fit(dim, s, mesh) for dim, s in zip(x.shape, spec)])
+    return jax.lax.with_sharding_constraint(x, spec)
+
+
+def _fit(dim: int, axes, mesh) -> str | tuple[str, ...] | None:
+    """Drop mesh axes that do not divide a dimension (e.g. a batch of 1 when sampling on many devices)."""
+    if axes is None:
+        return None
+    flat = (axes,) if isinstance(axes, str) else tuple(axes)
+    kept, size = [], 1
+    for a in flat:
+        if dim % (size * mesh.shape[a]) == 0:
+            kept.append(a)
+            size *= mesh.shape[a]
+    return None if not kept else kept[0] if len(kept) == 1 else tuple(kept)
+
+
+def batch_sharding(mesh: jax.sharding.Mesh, ndim: int, rules: Rules, batch_size: int) -> NamedSharding:
+    """Shard the leading (batch) dimension by the `batch` rule, replicate the rest."""
+    spec = logical_to_spec(("batch",) + (None,) * (ndim - 1), rules)
+    return NamedSharding(mesh, P(*[_fit(batch_size, spec[0], mesh)] + [None] * (ndim - 1)))
+
+
+def put_batch(batch, mesh: jax.sharding.Mesh, rules: Rules):
+    """Place a host batch pytree, sharding every leaf's leading dimension (the same batch on every process here;
+    per-host assembly arrives with the data pipeline issue)."""
+    return jax.tree.map(lambda v: jax.device_put(v, batch_sharding(mesh, np.ndim(v), rules, np.shape(v)[0])), batch)

@@ -1,0 +1,88 @@
+"""Text-to-video sampling from a training run's EMA weights: prompts -> uint8 videos."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from mgjax.config import Config
+from mgjax.flow.sampler import euler_sample
+from mgjax.flow.schedules import make_schedule
+from mgjax.models.codec.base import build_codec
+from mgjax.models.text.prompts import with_fps_prefix
+from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers
+from mgjax.parallel.mesh import make_mesh
+from mgjax.parallel.rules import VIDEO_RULES
+from mgjax.parallel.sharding import put_batch
+from mgjax.train.checkpoint import open_existing
+from mgjax.train.state import build_model, split_model
+
+
+def _velocity(graphdef):
+    def velocity(weights, x, t, tokens):
+        params, rest = weights
+        return nnx.merge(graphdef, params, rest)(x, t, tokens)
+
+    return velocity
+
+
+class T2VSampler:
+    """Loads a run's tokenizers and EMA weights once; `sample()` then runs the Euler sampler with CFG."""
+
+    def __init__(self, cfg: Config, workdir: str | pathlib.Path, devices=None, use_ema: bool = True):
+        self.cfg = cfg
+        self.mesh = make_mesh(cfg.mesh, devices)
+        self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir)
+        self.codec = build_codec(cfg.codec)
+        ckpt = open_existing(workdir)
+        with jax.set_mesh(self.mesh):
+            self.graphdef, params, rest = split_model(cfg, build_model(cfg))
+            which = "ema" if use_ema else "params"
+            restored = ckpt.restore({which: params, "rest": rest}, items=(which, "rest"))
+        ckpt.close()
+        self.step = ckpt.latest_step()
+        self.weights = (restored[which], restored["rest"])
+        self.velocity = _velocity(self.graphdef)
+
+    def tokens(self, prompts: Sequence[str]):
+        d = self.cfg.data
+        if d.fps_prefix:
+            prompts = [with_fps_prefix(p, d.fps) for p in prompts]
+        return [(t.ids, t.mask) for t in encode_prompts(list(prompts), self.cfg.text.encoders, self.tokenizers)]
+
+    def sample(self, prompts: Sequence[str], seed: int | None = None, num_steps: int | None = None,
+               cfg_scale: float | None = None, progress: bool = True, first_index: int = 0) -> np.ndarray:
+        """-> uint8 (b, t, h, w, 3). Prompt i's noise comes from fold_in(seed, first_index + i), so a prompt's video
+        does not depend on how prompts were batched."""
+        s, d = self.cfg.sample, self.cfg.data
+        seed = s.seed if seed is None else seed
+        num_steps = s.num_steps if num_steps is None else num_steps
+        cfg_scale = s.cfg_scale if cfg_scale is None else cfg_scale
+        schedule = make_schedule(s.schedule, num_steps, min(s.linear_steps, num_steps - 1), s.linear_reference_steps)
+        shape = self.codec.latent_shape(d.num_frames, d.height, d.width)
+        key = jax.random.key(seed)
+        noise = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, first_index + i), shape, jnp.float32))
+                          for i in range(len(prompts))])
+        cond = self.tokens(prompts)
+        uncond = self.tokens([""] * len(prompts))
+        with jax.set_mesh(self.mesh):
+            latents = euler_sample(self.velocity, self.weights, put_batch(noise, self.mesh, VIDEO_RULES), schedule,
+                                   put_batch(cond, self.mesh, VIDEO_RULES), put_batch(uncond, self.mesh, VIDEO_RULES),
+                                   cfg_scale=cfg_scale, progress=progress)
+            video = self.codec.decode(latents)
+        return np.asarray(jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8))
+
+    def sample_batched(self, prompts: Sequence[str], batch_size: int, **kw) -> np.ndarray:
+        """Sample in fixed-size chunks (the last one padded) so one compiled step serves every chunk."""
+        out = []
+        for i in range(0, len(prompts), batch_size):
+            chunk = list(prompts[i:i + batch_size])
+            pad = batch_size - len(chunk)
+            videos = self.sample(chunk + [chunk[-1]] * pad, first_index=i, **kw)
+            out.append(videos[: len(chunk)])
+        return np.concatenate(out)

@@ -1,0 +1,1 @@
+"""Command-line tools: inspect (parameters, tokens, FLOPs)."""

@@ -1,0 +1,35 @@
+"""Metric writers: stdout, JSONL and TensorBoard (tensorboardX, no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+
+class MetricsWriter:
+    def __init__(self, workdir: str | pathlib.Path, tensorboard: bool = True):
+        workdir = pathlib.Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = open(workdir / "metrics.jsonl", "a", buffering=1)
+        self.tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self.tb = SummaryWriter(str(workdir / "tensorboard"))
+        self.start = time.time()
+
+    def write(self, step: int, metrics: dict[str, float], prefix: str = "train") -> None:
+        metrics = {k: float(v) for k, v in metrics.items()}
+        record = {"step": step, "time": round(time.time() - self.start, 2), **{f"{prefix}/{k}": v for k, v in metrics.items()}}
+        self.jsonl.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in metrics.items():
+                self.tb.add_scalar(f"{prefix}/{k}", v, step)
+        shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"[{prefix}] step {step} {shown} ({record['time']:.0f}s)", flush=True)
+
+    def close(self) -> None:
+        self.jsonl.close()
+        if self.tb is not None:
+            self.tb.close()

@@ -1,0 +1,57 @@
+"""Test session setup: 8 fake CPU devices for sharding tests, and absl flags parsed for Grain workers.
+
+Both must happen before JAX starts its backend, so they run at conftest import, before any test module imports jax.
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from absl import flags  # noqa: E402
+
+flags.FLAGS.mark_as_parsed()
+
+import dataclasses  # noqa: E402
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+from mgjax.config import (CodecConfig, Config, DataConfig, MeshConfig, OptimConfig, SampleConfig, TextConfig,  # noqa: E402
+                          TextEncoderConfig, TrainConfig, VideoModelConfig)
+
+CONFIGS = REPO / "configs"
+
+
+def micro_config(**train_overrides) -> Config:
+    """A config small enough to compile and step in seconds: 2 layers of width 32 on 8-frame 16x16 clips."""
+    return Config(
+        name="micro",
+        model=VideoModelConfig(num_layers=2, width=32, ffn_width=64, num_heads=2, patch_size=(1, 2, 2),
+                               in_channels=48, max_patches=(8, 2, 2), dtype="float32", remat="none"),
+        text=TextConfig(encoders=(TextEncoderConfig(name="ul2", vocab_size=256, width=16, num_layers=1, num_heads=2,
+                                                    head_dim=8, ffn_width=32, max_length=32, trainable=True,
+                                                    tokenizer_model="bpe"),), drop_prob=0.2),
+        codec=CodecConfig(kind="space_to_depth", factors=(1, 4, 4)),
+        data=DataConfig(num_frames=8, height=16, width=16, fps=16, fps_prefix=False, batch_size=8),
+        sample=SampleConfig(num_steps=4, cfg_scale=2.0, batch_size=4),
+        optim=OptimConfig(learning_rate=1e-3, warmup_steps=2, ema_decay=0.9),
+        train=dataclasses.replace(TrainConfig(steps=4, log_every=2, checkpoint_every=2), **train_overrides),
+        mesh=MeshConfig(data=-1),
+    )
+
+
+@pytest.fixture
+def micro_cfg() -> Config:
+    return micro_config()
+
+
+@pytest.fixture(scope="session")
+def devices():
+    assert len(jax.devices()) == 8, "tests expect 8 fake CPU devices (set in tests/conftest.py)"
+    return jax.devices()

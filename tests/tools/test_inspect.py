@@ -1,0 +1,68 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import pytest
+from flax import nnx
+
+from conftest import CONFIGS, micro_config
+from mgjax.config import load_config
+from mgjax.tools import inspect as mg_inspect
+
+
+@pytest.fixture(scope="module")
+def report_30b():
+    return mg_inspect.report(load_config(CONFIGS / "moviegen_video_30b.py"))
+
+
+def test_30b_backbone_parameters(report_30b):
+    p = report_30b["parameters"]
+    assert 29e9 <= p["backbone"] <= 31e9
+    # the spec's arithmetic: 4 d^2 attention + 4 d^2 cross-attention + 3 d f SwiGLU per layer, 48 layers = 28.99B
+    assert p["backbone/self_attention"] + p["backbone/cross_attention"] + p["backbone/ffn"] == 48 * (
+        8 * 6144 ** 2 + 3 * 6144 * 16384)
+    assert p["text/ul2"] > 0 and p["text/metaclip"] == 0  # external encoder: not part of the model
+
+
+def test_30b_tokens(report_30b):
+    t = report_30b["tokens"]
+    assert t["latent"] == (32, 96, 96, 16)
+    assert t["patch_grid"] == (32, 48, 48) and t["video_tokens"] == 73_728
+    cfg = load_config(CONFIGS / "moviegen_video_30b.py")
+    assert mg_inspect.token_counts(cfg, 256, 256, 256)["video_tokens"] == 8192  # 256 px, 32 latent frames
+    assert mg_inspect.token_counts(cfg, 1, 256, 256)["video_tokens"] == 256  # a 256 px image
+    assert mg_inspect.token_counts(cfg, 256, 576, 1024)["video_tokens"] == 32 * 2304  # every 768 px bucket
+
+
+def test_30b_flops_match_the_spec(report_30b):
+    """Spec §2.1: ~58 GFLOP/token dense (cross-attention K/V at full n) + ~87 GFLOP/token attention at 73,728."""
+    f = report_30b["forward_flops_per_sample"]
+    n = 73_728
+    assert f["attention"] / n / 1e9 == pytest.approx(87, rel=0.02)
+    assert 48 <= f["dense"] / n / 1e9 <= 58
+
+
+def test_analytic_flops_match_xla_on_an_unscanned_model(devices):
+    cfg = micro_config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width=64, ffn_width=256, num_layers=1,
+                                                             scan_layers=False))
+    from mgjax.models.t2v import TextToVideo
+    from mgjax.parallel.mesh import make_mesh
+
+    with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
+        model = TextToVideo(cfg, rngs=nnx.Rngs(0))
+    gd, st = nnx.split(model.backbone)
+    tokens = mg_inspect.token_counts(cfg)
+    x = jax.ShapeDtypeStruct((1, 8, 4, 4, 48), jnp.float32)
+    m = tokens["text_tokens"]
+    text = [(jax.ShapeDtypeStruct((1, m, 16), jnp.float32), jax.ShapeDtypeStruct((1, m), jnp.bool_))]
+    fwd = jax.jit(lambda s, x, t, text: nnx.merge(gd, s)(x, t, text))
+    xla = fwd.lower(st, x, jax.ShapeDtypeStruct((1,), jnp.float32), text).compile().cost_analysis()["flops"]
+    analytic = mg_inspect.forward_flops(cfg, tokens["video_tokens"], m)["total"]
+    assert analytic == pytest.approx(xla, rel=0.15)
+
+
+def test_cli_prints_json(capsys):
+    assert mg_inspect.main(["--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"video_tokens": 128' in out and '"backbone"' in out
