@@ -36,10 +36,10 @@ class T2VSampler:
 
     def __init__(self, cfg: Config, workdir: str | pathlib.Path, devices=None, use_ema: bool = True):
         self.cfg = cfg
+        ckpt = open_existing(workdir)  # first: a missing run is the most likely mistake
         self.mesh = make_mesh(cfg.mesh, devices)
         self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir)
         self.codec = build_codec(cfg.codec)
-        ckpt = open_existing(workdir)
         with jax.set_mesh(self.mesh):
             self.graphdef, params, rest = split_model(cfg, build_model(cfg))
             which = "ema" if use_ema else "params"

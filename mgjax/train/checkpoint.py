@@ -17,6 +17,14 @@ from mgjax.errors import UserError
 STATE_ITEMS = ("params", "rest", "opt_state", "ema", "step")
 
 
+def _boxed(tree):
+    return {"value": tree} if isinstance(tree, jax.Array) else tree
+
+
+def _unboxed(restored, target):
+    return restored["value"] if isinstance(target, jax.Array) else restored
+
+
 def _abstract(tree):
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), tree)
 
@@ -31,8 +39,8 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def save(self, step: int, state: dict[str, Any], meta: dict[str, Any] | None = None, force: bool = False) -> None:
-        # Orbax refuses empty items (e.g. `rest` when every encoder trains); they restore as empty.
-        args = {k: ocp.args.StandardSave(state[k]) for k in STATE_ITEMS if jax.tree.leaves(state[k])}
+        # Orbax refuses empty items (e.g. `rest` when every encoder trains; they restore as empty) and bare scalars.
+        args = {k: ocp.args.StandardSave(_boxed(state[k])) for k in STATE_ITEMS if jax.tree.leaves(state[k])}
         args["meta"] = ocp.args.JsonSave(meta or {})
         self.manager.save(step, args=ocp.args.Composite(**args), force=force)
 
@@ -42,9 +50,9 @@ class Checkpointer:
         if step is None:
             raise UserError(f"no checkpoint in {str(self.directory)!r}; train first with "
                             f"`python train.py --config CONFIG --workdir {self.directory.parent}`")
-        args = {k: ocp.args.StandardRestore(_abstract(target[k])) for k in items if jax.tree.leaves(target[k])}
+        args = {k: ocp.args.StandardRestore(_abstract(_boxed(target[k]))) for k in items if jax.tree.leaves(target[k])}
         restored = self.manager.restore(step, args=ocp.args.Composite(**args))
-        return {k: restored[k] if k in args else target[k] for k in items}
+        return {k: _unboxed(restored[k], target[k]) if k in args else target[k] for k in items}
 
     def wait(self) -> None:
         self.manager.wait_until_finished()

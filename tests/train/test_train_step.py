@@ -5,6 +5,7 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
+from jax.sharding import PartitionSpec as P
 
 from conftest import micro_config
 from mgjax.config import MeshConfig
@@ -42,7 +43,7 @@ def test_eight_device_step_equals_one_device_step(devices):
     eight, state8 = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(data=2, fsdp=2, tensor=2)), devices, 3)
     np.testing.assert_allclose(eight, one, rtol=1e-5)
     kernel = state8["params"]["backbone"]["blocks"]["mlp"]["w1"]["kernel"]
-    assert kernel.sharding.spec == (None, "fsdp", "tensor")  # really sharded: layers x embed x mlp
+    assert kernel.sharding.spec == P(None, "fsdp", "tensor")  # really sharded: layers x embed x mlp
     for a, b in zip(jax.tree.leaves(state8["params"]), jax.tree.leaves(state1["params"])):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
 

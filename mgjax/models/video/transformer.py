@@ -62,6 +62,7 @@ class MovieGenVideo(nnx.Module):
             raise ValueError(f"expected {len(self.text_proj)} text encoder outputs, got {len(text)}")
         tokens = jnp.concatenate([proj(x.astype(proj.proj.dtype)) for proj, (x, _) in zip(self.text_proj, text)], 1)
         mask = jnp.concatenate([m.astype(bool) for _, m in text], axis=1)
+        tokens = constrain(tokens, ("batch", "text_seq", "act_embed"), self.rules)  # the gather below stays local
         tokens, lengths = pack_valid_first(tokens, mask)
         return constrain(tokens, ("batch", "text_seq", "act_embed"), self.rules), lengths
 
