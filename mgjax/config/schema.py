@@ -117,6 +117,11 @@ class FlowConfig:
     """Flow matching (paper §3.1.2): t=0 is noise, t=1 is data."""
 
     sigma_min: float = 1e-5
+    # What the network outputs; the loss is the velocity MSE either way. "velocity" is the paper's. "data" predicts X_1
+    # and converts it to a velocity: a network must copy the noise to predict a velocity, which it cannot do when a
+    # token carries more values than the model width (pixel-space patches: 192 values per token in the CPU demo), as
+    # JiT (Li & He 2025) showed; predicting the data sidesteps that.
+    prediction: Literal["velocity", "data"] = "velocity"
     t_sampling: Literal["logit_normal", "uniform"] = "logit_normal"
     logit_mean: float = 0.0
     logit_std: float = 1.0

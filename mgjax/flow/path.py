@@ -21,3 +21,23 @@ def interpolate(x0: jax.Array, x1: jax.Array, t: jax.Array, sigma_min: float) ->
 
 def velocity_target(x0: jax.Array, x1: jax.Array, sigma_min: float) -> jax.Array:
     return x1 - (1.0 - sigma_min) * x0
+
+
+def velocity_from_data(x1_hat: jax.Array, xt: jax.Array, t: jax.Array, sigma_min: float,
+                       min_denominator: float = 0.05) -> jax.Array:
+    """The velocity implied by a prediction of the data X_1: X_0 = (X_t - t X_1) / (1 - (1 - sigma_min) t).
+
+    The denominator is floored (as in JiT, Li & He 2025) so the implied velocity stays bounded as t -> 1.
+    """
+    t = _expand(t, xt.ndim)
+    x0_hat = (xt - t * x1_hat) / jnp.maximum(1.0 - (1.0 - sigma_min) * t, min_denominator)
+    return x1_hat - (1.0 - sigma_min) * x0_hat
+
+
+def model_velocity(output: jax.Array, xt: jax.Array, t: jax.Array, prediction: str, sigma_min: float) -> jax.Array:
+    """The network's output read as a velocity (the paper) or as the data (pixel-space runs; see FlowConfig)."""
+    if prediction == "velocity":
+        return output
+    if prediction == "data":
+        return velocity_from_data(output.astype(jnp.float32), xt.astype(jnp.float32), t, sigma_min)
+    raise ValueError(f"unknown prediction {prediction!r}; valid: velocity, data")

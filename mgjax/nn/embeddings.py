@@ -34,18 +34,32 @@ class TimestepEmbedder(nnx.Module):
         return self.fc2(jax.nn.silu(self.fc1(timestep_features(t, self.freq_dim))))
 
 
+def sincos_table(length: int, width: int, axis: int, num_axes: int = 3, scale: float = 0.5) -> jax.Array:
+    """(length, width) sinusoids of the position along `axis`, occupying that axis's third of the channels (zeros
+    elsewhere), so the sum of the three tables starts as the standard 3D sin-cos embedding."""
+    part = (width // num_axes) // 2 * 2
+    half = part // 2
+    freqs = jnp.exp(-math.log(10_000.0) * jnp.arange(half, dtype=jnp.float32) / max(half, 1))
+    angles = jnp.arange(length, dtype=jnp.float32)[:, None] * freqs[None, :]
+    table = jnp.zeros((length, width), jnp.float32)
+    return table.at[:, axis * part:(axis + 1) * part].set(scale * jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], 1))
+
+
 class FactorizedPositionalEmbedding(nnx.Module):
     """Three learnable absolute tables phi_t, phi_h, phi_w; a token at patch (i, j, k) gets their sum (paper §3.1.3).
 
     The tables are sized in patch units; a shorter clip or smaller frame uses their first entries, so images
-    (one latent frame) and videos share the spatial tables.
+    (one latent frame) and videos share the spatial tables. The paper does not say how they are initialised; we start
+    them as the 3D sin-cos embedding (each table on its own third of the channels) so that positions are distinct from
+    the first step, at a scale comparable to the patch embeddings.
     """
 
     def __init__(self, width: int, max_patches: tuple[int, int, int], *, param_dtype, rngs: nnx.Rngs):
-        init = nnx.initializers.normal(0.02)
-        self.t = param(init, (max_patches[0], width), (None, "embed"), key=rngs.params(), dtype=param_dtype)
-        self.h = param(init, (max_patches[1], width), (None, "embed"), key=rngs.params(), dtype=param_dtype)
-        self.w = param(init, (max_patches[2], width), (None, "embed"), key=rngs.params(), dtype=param_dtype)
+        def table(axis):
+            init = lambda key, shape, dtype: sincos_table(shape[0], shape[1], axis).astype(dtype)
+            return param(init, (max_patches[axis], width), (None, "embed"), dtype=param_dtype)
+
+        self.t, self.h, self.w = table(0), table(1), table(2)
 
     def __call__(self, grid: tuple[int, int, int]) -> jax.Array:
         """grid (nt, nh, nw) -> (nt*nh*nw, d), ordered like the patch sequence (t, h, w)."""

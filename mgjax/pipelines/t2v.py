@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from mgjax.config import Config
+from mgjax.config import Config, FlowConfig
+from mgjax.flow.path import model_velocity
 from mgjax.flow.sampler import euler_sample
 from mgjax.flow.schedules import make_schedule
 from mgjax.models.codec.base import build_codec
@@ -23,10 +24,11 @@ from mgjax.train.checkpoint import open_existing
 from mgjax.train.state import build_model, split_model
 
 
-def _velocity(graphdef):
+def _velocity(graphdef, flow: FlowConfig):
     def velocity(weights, x, t, tokens):
         params, rest = weights
-        return nnx.merge(graphdef, params, rest)(x, t, tokens)
+        out = nnx.merge(graphdef, params, rest)(x, t, tokens)
+        return model_velocity(out, x, t, flow.prediction, flow.sigma_min)
 
     return velocity
 
@@ -47,7 +49,7 @@ class T2VSampler:
         ckpt.close()
         self.step = ckpt.latest_step()
         self.weights = (restored[which], restored["rest"])
-        self.velocity = _velocity(self.graphdef)
+        self.velocity = _velocity(self.graphdef, cfg.flow)
 
     def tokens(self, prompts: Sequence[str]):
         d = self.cfg.data

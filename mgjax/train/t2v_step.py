@@ -15,7 +15,7 @@ import optax
 from flax import nnx
 
 from mgjax.config.schema import Config
-from mgjax.flow.path import interpolate, velocity_target
+from mgjax.flow.path import interpolate, model_velocity, velocity_target
 from mgjax.flow.timesteps import sample_t
 from mgjax.models.codec.base import LatentCodec
 from mgjax.train.ema import ema_decay_at, ema_update
@@ -47,7 +47,7 @@ def flow_matching_loss(graphdef, params, rest, batch, key, *, cfg: Config, codec
     tokens = batch["text"]
     if cfg.text.drop_prob > 0:
         tokens = drop_text(tokens, null_tokens, k_drop, cfg.text.drop_prob)
-    v = model(xt, t, tokens)
+    v = model_velocity(model(xt, t, tokens), xt, t, cfg.flow.prediction, cfg.flow.sigma_min)
     return jnp.mean(jnp.square(v.astype(jnp.float32) - velocity_target(x0, x1, cfg.flow.sigma_min)))
 
 

@@ -76,3 +76,18 @@ def test_cfg_combine_and_guided_sampling():
     out = euler_sample(v, None, jnp.zeros((1, 1)), linear_schedule(10), cond=jnp.array([[2.0]]),
                        uncond=jnp.array([[1.0]]), cfg_scale=3.0, progress=False)
     np.testing.assert_allclose(out, [[4.0]], atol=1e-6)
+
+
+def test_data_prediction_implies_the_true_velocity():
+    """Predicting X_1 exactly gives exactly the target velocity (away from the t -> 1 floor)."""
+    from mgjax.flow.path import model_velocity
+
+    k0, k1 = jax.random.split(jax.random.key(0))
+    x0, x1 = jax.random.normal(k0, (4, 3, 2)), jax.random.normal(k1, (4, 3, 2))
+    t = jnp.array([0.0, 0.3, 0.6, 0.9])
+    xt = interpolate(x0, x1, t, 1e-5)
+    np.testing.assert_allclose(model_velocity(x1, xt, t, "data", 1e-5), velocity_target(x0, x1, 1e-5), atol=1e-4)
+    v = jnp.ones_like(x1)
+    assert model_velocity(v, xt, t, "velocity", 1e-5) is v
+    near_one = model_velocity(x1, interpolate(x0, x1, jnp.full((4,), 0.999), 1e-5), jnp.full((4,), 0.999), "data", 1e-5)
+    assert bool(jnp.all(jnp.isfinite(near_one)))
