@@ -59,9 +59,8 @@ def swap_colours(caption: str) -> str:
 
 @pytest.mark.slow
 def test_tiny_model_learns_colour_from_text(devices):
-    """After 250 steps the loss has halved and the model has learned what the colour words mean: on unseen clips its
-    velocity error early in the flow (t = 0.25) is clearly lower with their true captions than with the colours
-    swapped."""
+    """After 250 steps the loss has halved and the model paints the colour its caption names: from pure noise
+    (t = 0.02) its predicted clip shifts towards the named colour when only the colour word changes."""
     base = micro_config(steps=250)
     cfg = dataclasses.replace(
         base, mesh=MeshConfig(data=1),
@@ -71,24 +70,26 @@ def test_tiny_model_learns_colour_from_text(devices):
         text=dataclasses.replace(base.text, drop_prob=0.0),
         optim=dataclasses.replace(base.optim, learning_rate=2e-3, warmup_steps=20))
     losses, state = run_steps(cfg, devices[:1], 250)
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
+
     toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=caption_corpus_for(cfg, num=500))
-    source = shapes_source(cfg.data, split="train")
-    clips = [source[len(source) - 1 - i] for i in range(64)]  # far from the 4,000 clips trained on
-    captions = [c["caption"] for c in clips]
-    video = np.stack([c["video"] for c in clips])
+    source = shapes_source(cfg.data, split="heldout")  # combinations never seen in training
+    captions = [source[i]["caption"] for i in range(48)]
+    swapped = [swap_colours(c) for c in captions]
     with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
         graphdef = split_model(cfg, build_model(cfg))[0]
     model = nnx.merge(graphdef, state["params"], state["rest"])
-    x1 = build_codec(cfg.codec).encode(pixels_to_unit(video))
-    x0 = jax.random.normal(jax.random.key(0), x1.shape)
-    t = jnp.full((x1.shape[0],), 0.25)  # early in sampling, where the caption decides the colours
-    xt = interpolate(x0, x1, t, cfg.flow.sigma_min)
+    codec = build_codec(cfg.codec)
+    lt, lh, lw, lc = codec.latent_shape(cfg.data.num_frames, cfg.data.height, cfg.data.width)
+    xt = jax.random.normal(jax.random.key(0), (len(captions), lt, lh, lw, lc))
+    t = jnp.full((len(captions),), 0.02)
 
-    def loss_with(texts):
-        tokens = [(jnp.asarray(t.ids), jnp.asarray(t.mask)) for t in encode_prompts(texts, cfg.text.encoders, toks)]
-        v = model_velocity(model(xt, t, tokens), xt, t, cfg.flow.prediction, cfg.flow.sigma_min)
-        return float(jnp.mean(jnp.square(v - velocity_target(x0, x1, cfg.flow.sigma_min))))
+    def mean_rgb(texts):  # the model predicts the data: its output at t ~ 0 is its expected clip for the caption
+        tokens = [(jnp.asarray(b.ids), jnp.asarray(b.mask)) for b in encode_prompts(texts, cfg.text.encoders, toks)]
+        return np.asarray(jnp.mean(codec.decode(model(xt, t, tokens)), axis=(1, 2, 3)))
 
-    true, swapped = loss_with(captions), loss_with([swap_colours(c) for c in captions])
-    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
-    assert true < 0.9 * swapped, (true, swapped)
+    shift = mean_rgb(captions) - mean_rgb(swapped)
+    named = lambda c: np.array([COLORS[w] for w in c.split() if w in COLORS][0], float)
+    expected = np.stack([named(a) - named(b) for a, b in zip(captions, swapped)])
+    cosine = np.sum(shift * expected, 1) / (np.linalg.norm(shift, axis=1) * np.linalg.norm(expected, axis=1))
+    assert np.mean(cosine) > 0.5, np.round(cosine, 2)
