@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Callable
@@ -13,6 +14,9 @@ def set_global_flags(num_cpu_devices: int | None = None) -> None:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_force_host_platform_device_count" not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={num_cpu_devices}".strip()
+    # mgjax's own messages (kernel choice, truncated prompts) at INFO; libraries stay at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mgjax").setLevel(logging.INFO)
     # Grain's worker processes read absl flags; mark them parsed (Grain 0.2.18 bug, see shared/stack.md).
     from absl import flags as absl_flags
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import pathlib
 import time
 
@@ -21,8 +20,6 @@ from mgjax.train.metrics import MetricsWriter
 from mgjax.train.optim import learning_rate_schedule, make_optimizer
 from mgjax.train.state import create_train_state, state_shardings
 from mgjax.train.t2v_step import make_train_step
-
-log = logging.getLogger(__name__)
 
 
 def null_prompt_tokens(cfg: Config, tokenizers) -> list[tuple[jax.Array, jax.Array]]:
