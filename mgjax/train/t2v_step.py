@@ -62,6 +62,6 @@ def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.Gradien
         params = optax.apply_updates(state["params"], updates)
         ema = ema_update(state["ema"], params, ema_decay_at(state["step"], cfg.optim.ema_decay))
         new_state = dict(state, params=params, opt_state=opt_state, ema=ema, step=state["step"] + 1)
-        return new_state, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        return new_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
     return train_step

@@ -65,4 +65,4 @@ def test_analytic_flops_match_xla_on_an_unscanned_model(devices):
 def test_cli_prints_json(capsys):
     assert mg_inspect.main(["--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--json"]) == 0
     out = capsys.readouterr().out
-    assert '"video_tokens": 128' in out and '"backbone"' in out
+    assert '"video_tokens": 64' in out and '"backbone"' in out
