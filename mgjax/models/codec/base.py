@@ -9,6 +9,8 @@ from typing import Protocol
 
 import jax
 
+from mgjax.errors import UserError
+
 
 class LatentCodec(Protocol):
     factors: tuple[int, int, int]  # (t, h, w) compression
@@ -34,8 +36,7 @@ def latent_grid(cfg, frames: int, height: int, width: int) -> tuple[int, int, in
 
 def build_codec(cfg) -> LatentCodec:
     """The codec named by a `CodecConfig`."""
-    from mgjax.errors import UserError
-    from mgjax.models.codec.space_to_depth import SpaceToDepthCodec
+    from mgjax.models.codec.space_to_depth import SpaceToDepthCodec  # imported here: it implements this interface
 
     if cfg.kind == "space_to_depth":
         return SpaceToDepthCodec(cfg.factors, cfg.pixel_channels)
