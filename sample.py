@@ -41,7 +41,7 @@ def main(argv=None) -> int:
             stem = out.with_suffix("") if len(args.prompt) == 1 else out.with_name(f"{out.stem}_{i}")
         else:
             stem = pathlib.Path(args.workdir) / "samples" / slug(prompt)
-        for path in write_video(stem, video, fps=max(cfg.data.fps // 2, 1)):
+        for path in write_video(stem, video, fps=cfg.data.fps):
             print(f"wrote {path}  ({prompt!r})", flush=True)
     return 0
 

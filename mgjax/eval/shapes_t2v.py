@@ -42,7 +42,7 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, s
     scores = [score(v, c) for v, c in zip(videos, captions)]
     accuracy = {k: float(np.mean([s[k] for s in scores if k in s])) for k in ("color", "shape", "direction")}
     for i in range(min(write, num)):
-        write_video(workdir / "eval" / f"{i:02d}_{slug(captions[i])}", videos[i], fps=cfg.data.fps // 2)
+        write_video(workdir / "eval" / f"{i:02d}_{slug(captions[i])}", videos[i], fps=cfg.data.fps)
     result = {"step": sampler.step, "num": num, "accuracy": accuracy,
               "samples": [{"caption": c, **s} for c, s in zip(captions, scores)]}
     (workdir / "eval").mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
     if verbose:
         print(f"config {cfg.name}:\n{format_config(cfg)}", flush=True)
     mesh = make_mesh(cfg.mesh, devices)
-    tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=caption_corpus_for(cfg))
+    tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=lambda: caption_corpus_for(cfg))
     codec = build_codec(cfg.codec)
     tx = make_optimizer(cfg.optim, cfg.train.steps)
     lr = learning_rate_schedule(cfg.optim, cfg.train.steps)

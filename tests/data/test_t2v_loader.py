@@ -10,7 +10,7 @@ from mgjax.models.text.stack import load_or_train_tokenizers
 def test_batches_are_a_function_of_the_step_and_mix_images():
     cfg = micro_config(steps=6)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, image_every=3))
-    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=caption_corpus_for(cfg, num=300))
+    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=300))
     run = list(t2v_batches(cfg, toks))
     assert len(run) == 6
     frames = [b["video"].shape[1] for b in run]

@@ -35,7 +35,7 @@ def test_truncation_is_counted_and_keeps_eos():
 
 def test_tokenizers_are_saved_with_the_run_and_reloaded(tmp_path):
     cfg = micro_config()
-    toks = load_or_train_tokenizers(cfg.text.encoders, tmp_path, corpus=caption_corpus(num=300))
+    toks = load_or_train_tokenizers(cfg.text.encoders, tmp_path, corpus=lambda: caption_corpus(num=300))
     assert tokenizer_file(tmp_path, cfg.text.encoders[0]).is_file()
     again = load_or_train_tokenizers(cfg.text.encoders, tmp_path)  # no corpus needed: loads the saved model
     assert again[0].model_proto == toks[0].model_proto

@@ -75,13 +75,24 @@ def test_padded_text_tokens_do_not_matter(cfg, devices):
     assert not np.allclose(model(x, t, [(text_tokens.at[0, 0].add(1.0), mask)]), out, atol=1e-4)
 
 
-def test_positional_embedding_reaches_every_layer(cfg, devices):
-    """The PE sum is added before every layer: a model whose PE is zeroed differs even with 1 layer's PE path."""
-    model = randomize(build(cfg, devices))
-    x, t, text = inputs()
-    base = model(x, t, text)
+def test_positional_embedding_is_added_to_every_layers_input(cfg, devices):
+    """Each block adds the PE to its own input (paper §3.1.3): block(x, pe) == block(x + pe, 0) for every layer, and
+    the model's output depends on the PE."""
+    model = randomize(build(dataclasses.replace(cfg, scan_layers=False), devices))
+    ks = jax.random.split(jax.random.key(5), 4)
+    x = jax.random.normal(ks[0], (2, 32, cfg.width))
+    pe = jax.random.normal(ks[1], (32, cfg.width))
+    mod = jax.random.normal(ks[2], (2, 6, cfg.width))
+    text = jax.random.normal(ks[3], (2, 5, cfg.width))
+    lengths = jnp.array([3, 5])
+    for block in model.blocks:
+        with_pe = block(x, pe, mod, text, lengths)
+        np.testing.assert_allclose(with_pe, block(x + pe[None], jnp.zeros_like(pe), mod, text, lengths), atol=1e-5)
+        assert not np.allclose(with_pe, block(x, jnp.zeros_like(pe), mod, text, lengths), atol=1e-4)
+    xs, t, txt = inputs()
+    base = model(xs, t, txt)
     model.pos_embed.t[...] = model.pos_embed.t[...] * 0
-    assert not np.allclose(model(x, t, text), base, atol=1e-5)
+    assert not np.allclose(model(xs, t, txt), base, atol=1e-5)
 
 
 def test_pack_valid_first_keeps_order_and_lengths():

@@ -26,7 +26,7 @@ from mgjax.train.t2v_step import make_train_step, pixels_to_unit
 
 def run_steps(cfg, devices, num_steps):
     mesh = make_mesh(cfg.mesh, devices)
-    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=caption_corpus_for(cfg, num=500))
+    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=500))
     tx = make_optimizer(cfg.optim, cfg.train.steps)
     losses = []
     with jax.set_mesh(mesh):
@@ -72,7 +72,7 @@ def test_tiny_model_learns_colour_from_text(devices):
     losses, state = run_steps(cfg, devices[:1], 250)
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
 
-    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=caption_corpus_for(cfg, num=500))
+    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=500))
     source = shapes_source(cfg.data, split="heldout")  # combinations never seen in training
     captions = [source[i]["caption"] for i in range(48)]
     swapped = [swap_colours(c) for c in captions]

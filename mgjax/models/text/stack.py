@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import jax.numpy as jnp
 from flax import nnx
@@ -43,10 +43,10 @@ def tokenizer_file(workdir: str | pathlib.Path, cfg: TextEncoderConfig) -> pathl
 
 
 def load_or_train_tokenizers(encoders: Sequence[TextEncoderConfig], workdir: str | pathlib.Path | None,
-                             corpus: Iterable[str] | None = None) -> list[SentencePieceTokenizer]:
-    """Each encoder's tokenizer: its `tokenizer_path`, else the copy saved in the workdir, else trained on `corpus`
+                             corpus: Callable[[], Iterable[str]] | None = None) -> list[SentencePieceTokenizer]:
+    """Each encoder's tokenizer: its `tokenizer_path`, else the copy saved in the workdir, else trained on `corpus()`
     (deterministically) and saved in the workdir so sampling uses exactly the training run's vocabulary."""
-    corpus = list(corpus) if corpus is not None else None
+    captions = None  # built from `corpus()` only if some tokenizer must be trained
     out = []
     for cfg in encoders:
         saved = tokenizer_file(workdir, cfg) if workdir else None
@@ -55,7 +55,8 @@ def load_or_train_tokenizers(encoders: Sequence[TextEncoderConfig], workdir: str
         elif saved is not None and saved.is_file():
             tok = SentencePieceTokenizer.load(saved)
         elif corpus is not None:
-            tok = SentencePieceTokenizer.train(corpus, vocab_size=cfg.vocab_size, model_type=cfg.tokenizer_model)
+            captions = list(corpus()) if captions is None else captions
+            tok = SentencePieceTokenizer.train(captions, vocab_size=cfg.vocab_size, model_type=cfg.tokenizer_model)
             log.info("trained a %d-piece tokenizer for %s", tok.vocab_size, cfg.name)
         else:
             raise UserError(f"no tokenizer for text encoder {cfg.name!r}: set text.encoders.N.tokenizer_path or "
