@@ -2,8 +2,9 @@
 
 from mgjax.config.load import flatten, format_config, load_config, save_config, to_dict
 from mgjax.config.schema import (CodecConfig, Config, DataConfig, EvalConfig, FlowConfig, MeshConfig, OptimConfig,
-                                 SampleConfig, TextConfig, TextEncoderConfig, TrainConfig, VideoModelConfig)
+                                 SampleConfig, TAEConfig, TAELossConfig, TextConfig, TextEncoderConfig, TrainConfig,
+                                 VideoModelConfig)
 
 __all__ = ["CodecConfig", "Config", "DataConfig", "EvalConfig", "FlowConfig", "MeshConfig", "OptimConfig",
-           "SampleConfig", "TextConfig", "TextEncoderConfig", "TrainConfig", "VideoModelConfig", "flatten",
+           "SampleConfig", "TAEConfig", "TAELossConfig", "TextConfig", "TextEncoderConfig", "TrainConfig", "VideoModelConfig", "flatten",
            "format_config", "load_config", "save_config", "to_dict"]

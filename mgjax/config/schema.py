@@ -84,14 +84,47 @@ class TextConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TAEConfig:
+    """The temporal autoencoder (paper §3.1.1): the SD/LDM image autoencoder inflated to 2.5D. The paper gives the
+    compression (8x8x8), 16 channels, replicate padding, strided temporal downsampling and nearest + conv upsampling;
+    widths and depth are not given, so the defaults are the SD VAE's (128 x (1, 2, 4, 4), 2 res blocks, attention in
+    the middle block), with temporal downsampling at the first three levels (as the MindSpore reproduction)."""
+
+    base_channels: int = 128
+    channel_mult: tuple[int, ...] = (1, 2, 4, 4)  # one level per entry; each level but the last halves h and w
+    num_res_blocks: int = 2
+    temporal_downsample: tuple[bool, ...] = (True, True, True)  # per downsampling level: also halve t
+    latent_channels: int = 16
+    mid_attention: bool = True  # spatial + temporal attention in the middle blocks
+    num_groups: int = 32
+    temporal_kernel: int = 3
+    # Temporal convs start as the identity (centre tap 1) and temporal attention outputs start at zero, so an image
+    # autoencoder's weights carry over unchanged (the paper initialises from one).
+    temporal_identity_init: bool = True
+    dtype: Dtype = "float32"
+    param_dtype: Dtype = "float32"
+    # Tiled inference (paper §3.1.1): 32-frame encoder tiles without overlap; 32-frame decoder tiles overlapping by 16
+    # frames, blended linearly. Spatial tiles (0 = off) overlap by `spatial_overlap` pixels, blended linearly.
+    encode_tile_frames: int = 32
+    decode_tile_frames: int = 32
+    decode_tile_overlap: int = 16
+    spatial_tile: int = 0
+    spatial_overlap: int = 64
+
+
+@dataclasses.dataclass(frozen=True)
 class CodecConfig:
     """Pixels <-> latents. `space_to_depth` is lossless and parameter-free (latent channels = 3 x prod(factors));
     `tae` is the paper's temporal autoencoder (8x8x8, 16 channels), built in its own issue."""
 
     kind: Literal["space_to_depth", "tae"] = "tae"
-    factors: tuple[int, int, int] = (8, 8, 8)  # (t, h, w) compression
+    factors: tuple[int, int, int] = (8, 8, 8)  # (t, h, w) compression; for the TAE it must match `tae`
     latent_channels: int = 16  # used by the TAE; space_to_depth derives its own
     pixel_channels: int = 3
+    tae: TAEConfig = TAEConfig()
+    # A trained TAE run directory (its latest checkpoint and its latent_stats.json); "" builds an untrained TAE,
+    # which only abstract uses (shapes, inspect, AOT) should do.
+    checkpoint: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +155,11 @@ class FlowConfig:
     # token carries more values than the model width (pixel-space patches: 192 values per token in the CPU demo), as
     # JiT (Li & He 2025) showed; predicting the data sidesteps that.
     prediction: Literal["velocity", "data"] = "velocity"
+    # What the loss compares. "velocity" (the paper): MSE to V_t. "data": MSE to X_1, which for a data-predicting
+    # network is the velocity loss reweighted by (1 - t)^2: the velocity loss puts almost all its weight on nearly
+    # clean inputs, where denoising is local, and next to none on the noisy inputs where a small model must learn
+    # where objects are and how they move.
+    loss: Literal["velocity", "data"] = "velocity"
     t_sampling: Literal["logit_normal", "uniform"] = "logit_normal"
     logit_mean: float = 0.0
     logit_std: float = 1.0
@@ -174,8 +212,33 @@ class EvalConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TAELossConfig:
+    """TAE training (paper §3.1.1: the usual VAE losses plus the outlier penalty). The paper gives OPL r = 3 and weight
+    1e5 as a fine-tuning phase (50k steps without, then 10k with) and the 1 image : 3 video batch mix; the other
+    weights are the LDM autoencoder's (KL 1e-6, discriminator 0.5 with an adaptive weight, hinge loss)."""
+
+    l1_weight: float = 1.0
+    l2_weight: float = 0.0
+    kl_weight: float = 1e-6
+    perceptual_weight: float = 0.0  # LPIPS-style; needs perceptual_weights (nothing is downloaded)
+    perceptual_weights: str = ""  # .npz of VGG16 + LPIPS linear weights (`python -m mgjax.tools.convert lpips ...`)
+    # (The 1 image : 3 video batch mix is data.image_every = 4 in the TAE configs.)
+    disc_weight: float = 0.5
+    disc_start: int = 50001  # generator steps before the adversarial loss switches on
+    disc_channels: int = 64
+    disc_layers: int = 3
+    disc_learning_rate: float = 0.0  # 0: the generator's learning rate
+    adaptive_disc_weight: bool = True
+    opl_weight: float = 1e5
+    opl_r: float = 3.0
+    opl_start: int = 50000  # OPL is a fine-tuning phase from this step on
+    sample_posterior: bool = True  # decode a sample of q(z|x) in training (False: its mean)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     name: str = "moviegen_video_30b"
+    task: Literal["t2v", "tae"] = "t2v"
     model: VideoModelConfig = VideoModelConfig()
     text: TextConfig = TextConfig()
     codec: CodecConfig = CodecConfig()
@@ -186,3 +249,4 @@ class Config:
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     mesh: MeshConfig = MeshConfig()
+    tae_loss: TAELossConfig = TAELossConfig()

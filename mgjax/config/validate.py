@@ -13,6 +13,37 @@ def _positive(name: str, value: int | float) -> None:
         raise UserError(f"{name} must be positive, got {value}")
 
 
+def _validate_tae(c) -> None:
+    from mgjax.models.tae.model import compression
+
+    tae = c.tae
+    levels = len(tae.channel_mult) - 1
+    if len(tae.temporal_downsample) != levels:
+        raise UserError(f"codec.tae.temporal_downsample needs one entry per downsampling level ({levels}), "
+                        f"got {len(tae.temporal_downsample)}")
+    for name in ("base_channels", "num_res_blocks", "latent_channels", "num_groups", "encode_tile_frames",
+                 "decode_tile_frames"):
+        _positive(f"codec.tae.{name}", getattr(tae, name))
+    if min(tae.channel_mult) < 1:
+        raise UserError(f"codec.tae.channel_mult entries must be >= 1, got {tae.channel_mult}")
+    if tae.base_channels % tae.num_groups:
+        raise UserError(f"codec.tae.base_channels ({tae.base_channels}) must be divisible by num_groups "
+                        f"({tae.num_groups})")
+    factors = compression(tae)
+    if tuple(c.factors) != factors or c.latent_channels != tae.latent_channels:
+        raise UserError(f"codec.factors {tuple(c.factors)} / latent_channels {c.latent_channels} must match the TAE: "
+                        f"{factors} / {tae.latent_channels}")
+    ft, fs = factors[0], factors[1]
+    if tae.encode_tile_frames % ft or tae.decode_tile_frames % ft or tae.decode_tile_overlap % ft:
+        raise UserError(f"codec.tae tile frames and overlap must be multiples of the temporal compression ({ft})")
+    if not 0 <= tae.decode_tile_overlap < tae.decode_tile_frames:
+        raise UserError("codec.tae.decode_tile_overlap must be in [0, decode_tile_frames)")
+    if tae.spatial_tile and (tae.spatial_tile % fs or tae.spatial_overlap % fs
+                             or not 0 <= tae.spatial_overlap < tae.spatial_tile):
+        raise UserError(f"codec.tae.spatial_tile and spatial_overlap must be multiples of {fs} with "
+                        f"0 <= overlap < tile")
+
+
 def validate(cfg: Config) -> None:
     m, d, c = cfg.model, cfg.data, cfg.codec
     for name in ("num_layers", "width", "ffn_width", "num_heads", "in_channels", "timestep_freq_dim"):
@@ -23,8 +54,10 @@ def validate(cfg: Config) -> None:
         raise UserError(f"model.timestep_freq_dim must be even, got {m.timestep_freq_dim}")
     if min(m.patch_size) < 1 or min(m.max_patches) < 1 or min(c.factors) < 1:
         raise UserError("model.patch_size, model.max_patches and codec.factors must be >= 1")
+    if c.kind == "tae":
+        _validate_tae(c)
     expected = c.pixel_channels * math.prod(c.factors) if c.kind == "space_to_depth" else c.latent_channels
-    if m.in_channels != expected:
+    if cfg.task == "t2v" and m.in_channels != expected:
         raise UserError(f"model.in_channels ({m.in_channels}) must equal the codec's latent channels ({expected})")
     _positive("data.batch_size", d.batch_size)
     for name, size, f, p, cap in (("num_frames", d.num_frames, c.factors[0], m.patch_size[0], m.max_patches[0]),

@@ -1,4 +1,4 @@
-"""Text-to-video training batches from Moving Shapes as a Grain pipeline, indexed by train step.
+"""Text-to-video (and caption-free autoencoder) training batches from Moving Shapes as a Grain pipeline, indexed by train step.
 
 Batch `s` is a pure function of (config, s): a resumed run continues with exactly the batches an uninterrupted run
 would have seen, with no iterator state to save. Every `image_every`-th batch holds one-frame images (the paper mixes
@@ -56,21 +56,38 @@ class Tokenize:
         return {"video": batch["video"], "text": [(t.ids, t.mask) for t in tokens]}
 
 
-def t2v_batches(cfg: Config, tokenizers: Sequence[SentencePieceTokenizer], start_step: int = 0,
-                num_steps: int | None = None) -> Iterator[dict]:
-    """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps)."""
+def _step_dataset(cfg: Config, start_step: int, num_steps: int | None) -> grain.MapDataset:
     d = cfg.data
     batch = lambda src: grain.MapDataset.source(src).batch(d.batch_size, drop_remainder=True)
     videos = batch(shapes_source(d))
     images = batch(shapes_source(d, images=True)) if d.image_every else None
     stop = cfg.train.steps if num_steps is None else start_step + num_steps
-    ds = (grain.MapDataset.range(start_step, stop)
-          .map(StepToBatch(videos, images, d.image_every))
-          .map(Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None))
-          .to_iter_dataset())
+    return grain.MapDataset.range(start_step, stop).map(StepToBatch(videos, images, d.image_every))
+
+
+def _iterate(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
+    ds = ds.to_iter_dataset()
     if d.num_workers > 0:
         ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=d.num_workers))
     return iter(ds)
+
+
+def t2v_batches(cfg: Config, tokenizers: Sequence[SentencePieceTokenizer], start_step: int = 0,
+                num_steps: int | None = None) -> Iterator[dict]:
+    """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps)."""
+    d = cfg.data
+    tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None)
+    return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
+
+
+def _video_only(batch: dict) -> dict:
+    return {"video": batch["video"]}
+
+
+def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None) -> Iterator[dict]:
+    """Caption-free batches {"video": uint8 (b, t, h, w, 3)} for autoencoder training, on the same step-indexed
+    schedule (every `image_every`-th batch holds one-frame images)."""
+    return _iterate(_step_dataset(cfg, start_step, num_steps).map(_video_only), cfg.data)
 
 
 def caption_corpus_for(cfg: Config, num: int = 5000) -> list[str]:

@@ -46,6 +46,14 @@ TEXT_RULES: Rules = (
     ("relpos", None),
 )
 
+# The TAE (~100M parameters in the paper size): parameters replicated, the batch over data and fsdp. Long clips are
+# bounded by tiling (mgjax/models/tae/tiling.py), not by sharding activations.
+TAE_RULES: Rules = (
+    ("batch", ("data", "fsdp")),
+    ("conv_in", None),
+    ("conv_out", None),
+)
+
 UL2_RULES: Rules = tuple((k, "fsdp" if k == "embed" else v) for k, v in TEXT_RULES)
 
 

@@ -14,12 +14,12 @@ from mgjax.config import Config, FlowConfig
 from mgjax.flow.path import model_velocity
 from mgjax.flow.sampler import euler_sample
 from mgjax.flow.schedules import make_schedule
-from mgjax.models.codec.base import build_codec
 from mgjax.models.text.prompts import with_fps_prefix
 from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
+from mgjax.pipelines.codec import load_codec
 from mgjax.train.checkpoint import open_existing
 from mgjax.train.state import build_model, split_model
 
@@ -41,8 +41,8 @@ class T2VSampler:
         ckpt = open_existing(workdir)  # first: a missing run is the most likely mistake
         self.mesh = make_mesh(cfg.mesh, devices)
         self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir)
-        self.codec = build_codec(cfg.codec)
         with jax.set_mesh(self.mesh):
+            self.codec = load_codec(cfg.codec)
             self.graphdef, params, rest = split_model(cfg, build_model(cfg))
             which = "ema" if use_ema else "params"
             restored = ckpt.restore({which: params, "rest": rest}, items=(which, "rest"))
@@ -76,7 +76,7 @@ class T2VSampler:
             latents = euler_sample(self.velocity, self.weights, put_batch(noise, self.mesh, VIDEO_RULES), schedule,
                                    put_batch(cond, self.mesh, VIDEO_RULES), put_batch(uncond, self.mesh, VIDEO_RULES),
                                    cfg_scale=cfg_scale, progress=progress)
-            video = self.codec.decode(latents)
+            video = self.codec.decode(latents, d.num_frames)
         return np.asarray(jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8))
 
     def sample_batched(self, prompts: Sequence[str], batch_size: int, **kw) -> np.ndarray:

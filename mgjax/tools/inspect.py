@@ -59,6 +59,16 @@ def parameter_counts(cfg: Config) -> dict[str, int]:
     return counts
 
 
+def tae_parameter_counts(cfg: Config) -> dict[str, int]:
+    from mgjax.models.tae.model import TemporalAutoencoder
+    from mgjax.parallel.mesh import make_mesh
+
+    with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
+        model = nnx.eval_shape(lambda: TemporalAutoencoder(cfg.codec.tae, rngs=nnx.Rngs(0)))
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    return {"tae/encoder": _count(params["encoder"]), "tae/decoder": _count(params["decoder"]), "tae": _count(params)}
+
+
 def token_counts(cfg: Config, frames: int | None = None, height: int | None = None, width: int | None = None) -> dict:
     """Latent grid and transformer tokens for a clip (default: the configured data size)."""
     d = cfg.data
@@ -88,7 +98,14 @@ def forward_flops(cfg: Config, tokens: int, text_tokens: int) -> dict[str, float
 
 
 def report(cfg: Config) -> dict:
+    if cfg.task == "tae":
+        d = cfg.data
+        return {"config": cfg.name, "parameters": tae_parameter_counts(cfg),
+                "tae": {"compression": tuple(cfg.codec.factors), "frames": d.num_frames, "height": d.height,
+                        "width": d.width, "latent": latent_grid(cfg.codec, d.num_frames, d.height, d.width)}}
     params = parameter_counts(cfg)
+    if cfg.codec.kind == "tae":
+        params.update(tae_parameter_counts(cfg))
     tokens = token_counts(cfg)
     flops = forward_flops(cfg, tokens["video_tokens"], tokens["text_tokens"])
     return {"config": cfg.name, "parameters": params, "tokens": tokens, "forward_flops_per_sample": flops,
@@ -98,6 +115,10 @@ def report(cfg: Config) -> dict:
 def format_report(r: dict) -> str:
     lines = [f"config: {r['config']}", "parameters:"]
     lines += [f"  {k:<28} {v:>16,d}  ({v / 1e9:.3f}B)" for k, v in r["parameters"].items()]
+    if "tae" in r:
+        t = r["tae"]
+        return "\n".join(lines + [f"TAE: compression {t['compression']}; {t['frames']} frames x {t['height']}x"
+                                   f"{t['width']} -> latent {t['latent']}"])
     t = r["tokens"]
     lines += [f"video: {t['frames']} frames x {t['height']}x{t['width']} -> latent {t['latent']} -> patches "
               f"{t['patch_grid']} = {t['video_tokens']:,d} tokens (+ {t['text_tokens']} text tokens)"]

@@ -14,9 +14,6 @@ import orbax.checkpoint as ocp
 
 from mgjax.errors import UserError
 
-STATE_ITEMS = ("params", "rest", "opt_state", "ema", "step")
-
-
 def _boxed(tree):
     return {"value": tree} if isinstance(tree, jax.Array) else tree
 
@@ -40,12 +37,14 @@ class Checkpointer:
 
     def save(self, step: int, state: dict[str, Any], meta: dict[str, Any] | None = None, force: bool = False) -> None:
         # Orbax refuses empty items (e.g. `rest` when every encoder trains; they restore as empty) and bare scalars.
-        args = {k: ocp.args.StandardSave(_boxed(state[k])) for k in STATE_ITEMS if jax.tree.leaves(state[k])}
+        args = {k: ocp.args.StandardSave(_boxed(v)) for k, v in state.items() if jax.tree.leaves(v)}
         args["meta"] = ocp.args.JsonSave(meta or {})
         self.manager.save(step, args=ocp.args.Composite(**args), force=force)
 
-    def restore(self, target: dict[str, Any], items: Iterable[str] = STATE_ITEMS, step: int | None = None) -> dict:
-        """Restore `items` onto the shapes, dtypes and shardings of `target` (arrays or ShapeDtypeStructs)."""
+    def restore(self, target: dict[str, Any], items: Iterable[str] | None = None, step: int | None = None) -> dict:
+        """Restore `items` (default: every key of `target`) onto the shapes, dtypes and shardings of `target`
+        (arrays or ShapeDtypeStructs)."""
+        items = list(target) if items is None else items
         step = self.latest_step() if step is None else step
         if step is None:
             raise UserError(f"no checkpoint in {str(self.directory)!r}; train first with "

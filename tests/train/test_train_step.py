@@ -19,7 +19,7 @@ from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
-from mgjax.train.loop import null_prompt_tokens
+from mgjax.train.tasks import null_prompt_tokens
 from mgjax.train.optim import make_optimizer
 from mgjax.train.state import build_model, create_train_state, split_model, state_shardings
 from mgjax.train.t2v_step import make_train_step, pixels_to_unit

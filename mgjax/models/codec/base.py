@@ -1,6 +1,7 @@
 """The latent codec interface the video model trains in: pixels (b, t, h, w, 3) <-> latents (b, t', h', w', c).
 
-The TAE (its own issue) implements the same interface; until then the lossless space-to-depth codec stands in.
+Implementations: the trained TAE (`tae_codec.py`, loaded from a TAE run by `mgjax.pipelines.codec.load_codec`) and a
+lossless, parameter-free space-to-depth codec for training on pixels.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ class LatentCodec(Protocol):
     def encode(self, video: jax.Array) -> jax.Array:
         """video: (b, t, h, w, 3) in [-1, 1] -> latents (b, t', h', w', c)."""
 
-    def decode(self, latents: jax.Array) -> jax.Array:
-        """latents (b, t', h', w', c) -> video (b, t, h, w, 3) in [-1, 1]."""
+    def decode(self, latents: jax.Array, num_frames: int | None = None) -> jax.Array:
+        """latents (b, t', h', w', c) -> video (b, num_frames or ft * t', h, w, 3) in [-1, 1]."""
 
 
 def latent_grid(cfg, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -35,10 +36,10 @@ def latent_grid(cfg, frames: int, height: int, width: int) -> tuple[int, int, in
 
 
 def build_codec(cfg) -> LatentCodec:
-    """The codec named by a `CodecConfig`."""
+    """A parameter-free codec named by a `CodecConfig`; a TAE has weights, so it comes from
+    `mgjax.pipelines.codec.load_codec`."""
     from mgjax.models.codec.space_to_depth import SpaceToDepthCodec  # imported here: it implements this interface
 
     if cfg.kind == "space_to_depth":
         return SpaceToDepthCodec(cfg.factors, cfg.pixel_channels)
-    raise UserError(f"codec kind {cfg.kind!r} cannot run yet (the TAE lands in its own issue); "
-                    f"use codec.kind=space_to_depth to train on pixels")
+    raise UserError(f"codec kind {cfg.kind!r} has weights: load it with mgjax.pipelines.codec.load_codec")

@@ -25,6 +25,7 @@ class SpaceToDepthCodec:
             video = jax.numpy.repeat(video, ft, axis=1)
         return rearrange(video, "b (t ft) (h fh) (w fw) c -> b t h w (ft fh fw c)", ft=ft, fh=fh, fw=fw)
 
-    def decode(self, latents: jax.Array) -> jax.Array:
+    def decode(self, latents: jax.Array, num_frames: int | None = None) -> jax.Array:
         ft, fh, fw = self.factors
-        return rearrange(latents, "b t h w (ft fh fw c) -> b (t ft) (h fh) (w fw) c", ft=ft, fh=fh, fw=fw)
+        video = rearrange(latents, "b t h w (ft fh fw c) -> b (t ft) (h fh) (w fw) c", ft=ft, fh=fh, fw=fw)
+        return video if num_frames is None else video[:, :num_frames]

@@ -1,0 +1,26 @@
+"""A tiny TAE for CPU: 4x compression in t, h and w, 16 latent channels, trained on Moving Shapes.
+
+Same 2.5D architecture as `tae_paper.py` (spatial conv + temporal conv, spatial + temporal attention in the middle,
+replicate padding, strided temporal downsampling, nearest + conv upsampling, variational bottleneck), with two
+downsampling levels instead of three and narrow widths. Images and videos mix 1:3. The adversarial loss starts after
+reconstruction has converged; the outlier penalty is the last 10% of training (the paper's 50k + 10k phasing).
+"""
+
+from mgjax.config import (CodecConfig, Config, DataConfig, OptimConfig, TAEConfig, TAELossConfig, TrainConfig)
+
+
+def get_config() -> Config:
+    return Config(
+        name="tae_shapes",
+        task="tae",
+        codec=CodecConfig(kind="tae", factors=(4, 4, 4), latent_channels=16,
+                          tae=TAEConfig(base_channels=16, channel_mult=(1, 2, 2), num_res_blocks=1,
+                                        temporal_downsample=(True, True), num_groups=8,
+                                        encode_tile_frames=8, decode_tile_frames=8, decode_tile_overlap=4)),
+        data=DataConfig(num_frames=8, height=32, width=32, fps=8, fps_prefix=False, batch_size=8, image_every=4),
+        optim=OptimConfig(learning_rate=1e-3, warmup_steps=100, decay="cosine", b2=0.99, weight_decay=0.0,
+                          grad_clip=1.0, ema_decay=0.0),
+        tae_loss=TAELossConfig(l1_weight=1.0, l2_weight=1.0, kl_weight=1e-6, disc_weight=0.0, disc_start=1500,
+                               opl_start=1080),
+        train=TrainConfig(steps=1200, log_every=50, checkpoint_every=300),
+    )

@@ -1,0 +1,51 @@
+"""The TAE's attention: single-head spatial attention over each frame (as the SD/LDM autoencoder), then a 1D temporal
+attention over each pixel's frames (paper: "a 1D temporal attention after each spatial attention")."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from einops import rearrange
+from flax import nnx
+
+from mgjax.attention.api import attend
+from mgjax.models.tae.layers import GroupNorm
+from mgjax.nn.linear import linear
+
+
+class _Attention(nnx.Module):
+    """GroupNorm -> q, k, v -> one head over the chosen axis -> projection -> residual."""
+
+    def __init__(self, channels: int, num_groups: int, zero_init_out: bool, *, dtype, param_dtype, rngs: nnx.Rngs):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs, use_bias=True)
+        self.norm = GroupNorm(channels, num_groups, rngs=rngs)
+        self.qkv = linear(channels, 3 * channels, ("conv_in", "conv_out"), **kw)
+        out_init = nnx.initializers.zeros_init() if zero_init_out else nnx.initializers.xavier_uniform()
+        self.out = linear(channels, channels, ("conv_in", "conv_out"), init=out_init, **kw)
+
+    def attend_tokens(self, h: jax.Array) -> jax.Array:
+        """h: (n, l, c) -> (n, l, c), attention over l."""
+        q, k, v = (x[:, :, None, :] for x in jnp.split(self.qkv(h), 3, axis=-1))
+        return self.out(attend(q, k, v)[:, :, 0, :])
+
+
+class SpatialAttention(_Attention):
+    def __init__(self, channels: int, num_groups: int, *, dtype, param_dtype, rngs: nnx.Rngs):
+        super().__init__(channels, num_groups, False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        b, t, h, w, _ = x.shape
+        tokens = rearrange(self.norm(x), "b t h w c -> (b t) (h w) c")
+        return x + rearrange(self.attend_tokens(tokens), "(b t) (h w) c -> b t h w c", b=b, h=h)
+
+
+class TemporalAttention(_Attention):
+    """Starts as the identity when `identity_init` (zero output projection), so image weights carry over."""
+
+    def __init__(self, channels: int, num_groups: int, identity_init: bool, *, dtype, param_dtype, rngs: nnx.Rngs):
+        super().__init__(channels, num_groups, identity_init, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        b, t, h, w, _ = x.shape
+        tokens = rearrange(self.norm(x), "b t h w c -> (b h w) t c")
+        return x + rearrange(self.attend_tokens(tokens), "(b h w) t c -> b t h w c", b=b, h=h)

@@ -1,0 +1,128 @@
+"""Tiled TAE inference with memory bounded by one tile (paper §3.1.1).
+
+Encoding: 32-frame tiles without overlap. Decoding: 4-latent-frame (32-frame) tiles at a stride of 2 latent frames, so
+neighbours overlap by 16 frames and are blended linearly: w X_i + (1 - w) X_{i+1} with w ramping across the overlap.
+Large frames are also tiled in h and w, with a linear blend across `spatial_overlap` pixels.
+
+Tiles run inside `lax.scan`, which writes each one into the output buffer before the next starts, so the peak memory is
+the output plus one tile's activations whatever the clip length. Every tile has the same shape (the last one is shifted
+back to end at the edge and blended over a wider overlap), so one compiled body serves a clip of any length.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mgjax.models.tae.model import TemporalAutoencoder, compression
+
+
+def tile_starts(size: int, tile: int, stride: int) -> list[int]:
+    """Starts of tiles of `tile` covering [0, size) at `stride`; the last is shifted back to end at `size`."""
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, stride))
+    return starts + [size - tile]
+
+
+def blend_weights(starts: list[int], tile: int, size: int) -> np.ndarray:
+    """(n, tile) weights: each tile ramps linearly in over its overlap with the previous tile and out over its overlap
+    with the next; normalised so they sum to one at every position."""
+    n = len(starts)
+    weights = np.ones((n, tile), np.float64)
+    for i in range(n - 1):
+        overlap = starts[i] + tile - starts[i + 1]
+        if overlap > 0:
+            ramp = (np.arange(overlap) + 1.0) / (overlap + 1.0)  # rises towards the next tile
+            weights[i, tile - overlap:] *= 1.0 - ramp
+            weights[i + 1, :overlap] *= ramp
+    total = np.zeros(size)
+    for s, w in zip(starts, weights):
+        total[s:s + tile] += w
+    return (weights / np.stack([total[s:s + tile] for s in starts])).astype(np.float32)
+
+
+def blended_tiles(fn: Callable[[jax.Array], jax.Array], x: jax.Array, axis: int, tile: int, stride: int,
+                  scale_num: int, scale_den: int) -> jax.Array:
+    """Apply `fn` to overlapping tiles of `x` along `axis` and blend the results.
+
+    `fn` maps a tile of `tile` positions to `tile * scale_num / scale_den` positions on the same axis (8/1 for a
+    decoder, 1/8 for an encoder); tile and stride must be multiples of `scale_den`.
+    """
+    size = x.shape[axis]
+    if size <= tile:
+        return fn(x)
+    starts = tile_starts(size, tile, stride)
+    out_tile = tile * scale_num // scale_den
+    out_size = size * scale_num // scale_den
+    out_starts = [s * scale_num // scale_den for s in starts]
+    weights = jnp.asarray(blend_weights(out_starts, out_tile, out_size))
+
+    probe = jax.eval_shape(fn, jax.lax.slice_in_dim(x, 0, tile, axis=axis))
+    out_shape = list(probe.shape)
+    out_shape[axis] = out_size
+
+    def body(out, inputs):
+        start, out_start, weight = inputs
+        y = fn(jax.lax.dynamic_slice_in_dim(x, start, tile, axis=axis))
+        shape = [1] * y.ndim
+        shape[axis] = out_tile
+        y = y * weight.reshape(shape).astype(y.dtype)
+        current = jax.lax.dynamic_slice_in_dim(out, out_start, out_tile, axis=axis)
+        return jax.lax.dynamic_update_slice_in_dim(out, current + y, out_start, axis=axis), None
+
+    out0 = jnp.zeros(out_shape, probe.dtype)
+    out, _ = jax.lax.scan(body, out0, (jnp.asarray(starts), jnp.asarray(out_starts), weights))
+    return out
+
+
+def _spatial(fn, x: jax.Array, tile: int, overlap: int, num: int, den: int) -> jax.Array:
+    """Tile h (axis 2) then w (axis 3) when the frame is larger than the tile."""
+    if tile <= 0:
+        return fn(x)
+    stride = tile - overlap
+    return blended_tiles(lambda xh: blended_tiles(fn, xh, 3, tile, stride, num, den), x, 2, tile, stride, num, den)
+
+
+def tiled_encode(model: TemporalAutoencoder, video: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """video (b, t, h, w, 3) -> posterior (mean, logvar), encoding `encode_tile_frames` frames at a time without
+    overlap; a last partial tile is encoded on its own."""
+    cfg = model.cfg
+    _, fs, _ = compression(cfg)
+    tile = cfg.encode_tile_frames
+
+    def encode(v):
+        moments = lambda s: jnp.concatenate(model.encode(s), axis=-1)
+        return _spatial(moments, v, cfg.spatial_tile, cfg.spatial_overlap, 1, fs)
+
+    frames = video.shape[1]
+    full = frames // tile if frames > tile else 0
+    parts = []
+    if full:
+        tiles = video[:, :full * tile].reshape(video.shape[0], full, tile, *video.shape[2:]).swapaxes(0, 1)
+        moments = jax.lax.map(encode, tiles)  # (n, b, tile / ft, h', w', 2c)
+        parts.append(moments.swapaxes(0, 1).reshape(video.shape[0], -1, *moments.shape[3:]))
+    if frames - full * tile:
+        parts.append(encode(video[:, full * tile:]))
+    moments = jnp.concatenate(parts, axis=1)
+    mean, logvar = jnp.split(moments, 2, axis=-1)
+    return mean, logvar
+
+
+def tiled_decode(model: TemporalAutoencoder, z: jax.Array, num_frames: int | None = None) -> jax.Array:
+    """latents (b, t', h', w', c) -> video (b, num_frames or ft * t', h, w, 3) from overlapping decoder tiles."""
+    cfg = model.cfg
+    ft, fs, _ = compression(cfg)
+    tile = cfg.decode_tile_frames // ft
+    stride = (cfg.decode_tile_frames - cfg.decode_tile_overlap) // ft
+    spatial_tile = cfg.spatial_tile // fs
+    spatial_overlap = cfg.spatial_overlap // fs
+
+    def decode(zt):
+        return _spatial(model.decode, zt, spatial_tile, spatial_overlap, fs, 1)
+
+    video = blended_tiles(decode, z, 1, tile, stride, ft, 1)
+    return video if num_frames is None else video[:, :num_frames]
