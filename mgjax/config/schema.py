@@ -131,7 +131,10 @@ class CodecConfig:
 class DataConfig:
     """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
 
-    source: Literal["moving_shapes"] = "moving_shapes"
+    # "moving_shapes": procedural clips, encoded by the codec inside the train step. "latents": precomputed latents
+    # and captions (`python -m mgjax.data.latent_records`), as the paper caches TAE latents.
+    source: Literal["moving_shapes", "latents"] = "moving_shapes"
+    latents_path: str = ""
     num_frames: int = 256
     height: int = 768
     width: int = 768
@@ -233,6 +236,9 @@ class TAELossConfig:
     opl_r: float = 3.0
     opl_start: int = 50000  # OPL is a fine-tuning phase from this step on
     sample_posterior: bool = True  # decode a sample of q(z|x) in training (False: its mean)
+    # Train on random square crops of this many pixels (0: whole frames). The TAE is convolutional, so crops cut the
+    # cost per sample (as image autoencoders train on crops) and evaluation still runs on whole frames.
+    train_crop: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

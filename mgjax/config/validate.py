@@ -56,10 +56,16 @@ def validate(cfg: Config) -> None:
         raise UserError("model.patch_size, model.max_patches and codec.factors must be >= 1")
     if c.kind == "tae":
         _validate_tae(c)
+    if cfg.task == "tae" and cfg.tae_loss.train_crop % c.factors[1]:
+        raise UserError(f"tae_loss.train_crop ({cfg.tae_loss.train_crop}) must be a multiple of the spatial "
+                        f"compression ({c.factors[1]})")
     expected = c.pixel_channels * math.prod(c.factors) if c.kind == "space_to_depth" else c.latent_channels
     if cfg.task == "t2v" and m.in_channels != expected:
         raise UserError(f"model.in_channels ({m.in_channels}) must equal the codec's latent channels ({expected})")
     _positive("data.batch_size", d.batch_size)
+    if d.source == "latents" and (cfg.task != "t2v" or not d.latents_path):
+        raise UserError("data.source=latents trains the video model on precomputed latents: it needs task=t2v and "
+                        "data.latents_path=DIR (written by `python -m mgjax.data.latent_records`)")
     for name, size, f, p, cap in (("num_frames", d.num_frames, c.factors[0], m.patch_size[0], m.max_patches[0]),
                                   ("height", d.height, c.factors[1], m.patch_size[1], m.max_patches[1]),
                                   ("width", d.width, c.factors[2], m.patch_size[2], m.max_patches[2])):

@@ -53,12 +53,20 @@ class Tokenize:
         if self.fps is not None:
             captions = [with_fps_prefix(c, self.fps) for c in captions]
         tokens = encode_prompts(captions, self.encoders, self.tokenizers)
-        return {"video": batch["video"], "text": [(t.ids, t.mask) for t in tokens]}
+        arrays = {k: v for k, v in batch.items() if k != "caption"}  # "video", or precomputed "latent"
+        return {**arrays, "text": [(t.ids, t.mask) for t in tokens]}
 
 
 def _step_dataset(cfg: Config, start_step: int, num_steps: int | None) -> grain.MapDataset:
     d = cfg.data
     batch = lambda src: grain.MapDataset.source(src).batch(d.batch_size, drop_remainder=True)
+    if d.source == "latents":  # records cycle in order: batch s holds records s*b .. s*b + b - 1 (mod their number)
+        from mgjax.data.latent_records import LatentSource
+
+        records = grain.MapDataset.source(LatentSource(d.latents_path)).repeat()
+        videos, images = records.batch(d.batch_size, drop_remainder=True), None
+        stop = cfg.train.steps if num_steps is None else start_step + num_steps
+        return grain.MapDataset.range(start_step, stop).map(StepToBatch(videos, None, 0))
     videos = batch(shapes_source(d))
     images = batch(shapes_source(d, images=True)) if d.image_every else None
     stop = cfg.train.steps if num_steps is None else start_step + num_steps

@@ -39,7 +39,7 @@ def drop_text(tokens, null_tokens, key: jax.Array, prob: float):
 def flow_matching_loss(graphdef, params, rest, batch, key, *, cfg: Config, codec: LatentCodec, null_tokens):
     """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2) or, with `flow.loss="data"`, X_1; t ~ logit-normal."""
     model = nnx.merge(graphdef, params, rest)
-    x1 = codec.encode(pixels_to_unit(batch["video"]))
+    x1 = batch["latent"] if "latent" in batch else codec.encode(pixels_to_unit(batch["video"]))
     k_t, k_noise, k_drop = jax.random.split(key, 3)
     t = sample_t(k_t, x1.shape[0], cfg.flow.t_sampling, cfg.flow.logit_mean, cfg.flow.logit_std)
     x0 = jax.random.normal(k_noise, x1.shape, jnp.float32)

@@ -40,6 +40,17 @@ def psnr(video: jax.Array, recon: jax.Array) -> jax.Array:
     return jnp.mean(10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10)))
 
 
+def random_crops(video: jax.Array, key: jax.Array, size: int) -> jax.Array:
+    """An independent random size x size crop of each clip (the same window in every frame): (b, t, size, size, c)."""
+    b, _, h, w, _ = video.shape
+    if size >= min(h, w):
+        return video
+    rows = jax.random.randint(key, (b,), 0, h - size + 1)
+    cols = jax.random.randint(jax.random.fold_in(key, 1), (b,), 0, w - size + 1)
+    crop = lambda v, r, c: jax.lax.dynamic_slice(v, (0, r, c, 0), (v.shape[0], size, size, v.shape[3]))
+    return jax.vmap(crop)(video, rows, cols)
+
+
 def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.GradientTransformation,
                         disc_tx: optax.GradientTransformation, phase: TAEPhase,
                         perceptual: Callable[[jax.Array, jax.Array], jax.Array] | None = None):
@@ -90,6 +101,9 @@ def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.Gradient
     def train_step(state, batch):
         key = jax.random.fold_in(jax.random.key(cfg.train.seed), state["step"])
         video = pixels_to_unit(batch["video"])
+        if loss_cfg.train_crop:
+            key, crop_key = jax.random.split(key)
+            video = random_crops(video, crop_key, loss_cfg.train_crop)
         grads, (metrics, recon) = jax.grad(generator_loss, has_aux=True)(
             state["params"], state["disc"], video, key, state["step"])
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
