@@ -64,7 +64,7 @@ def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.Gradient
             rec = rec + loss_cfg.perceptual_weight * jnp.mean(perceptual(frames(video), frames(recon)))
         return rec
 
-    def generator_loss(params, disc_params, video, key, step):
+    def generator_loss(params, disc_params, video, key):
         model = nnx.merge(graphdef, params)
         mean, logvar = model.encode(video)
         z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape) if loss_cfg.sample_posterior else mean
@@ -105,7 +105,7 @@ def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.Gradient
             key, crop_key = jax.random.split(key)
             video = random_crops(video, crop_key, loss_cfg.train_crop)
         grads, (metrics, recon) = jax.grad(generator_loss, has_aux=True)(
-            state["params"], state["disc"], video, key, state["step"])
+            state["params"], state["disc"], video, key)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         new_state = dict(state, params=optax.apply_updates(state["params"], updates), opt_state=opt_state,
                          step=state["step"] + 1)

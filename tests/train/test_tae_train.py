@@ -103,3 +103,15 @@ def test_codec_without_a_checkpoint_is_one_line(tmp_path):
         load_codec(cfg.codec)
     with pytest.raises(UserError, match="no checkpoint"):
         load_codec(dataclasses.replace(cfg.codec, checkpoint=str(tmp_path)))
+
+
+def test_random_crops_are_windows_of_each_clip():
+    from mgjax.train.tae_step import random_crops
+
+    video = jax.numpy.arange(2 * 3 * 8 * 8 * 1, dtype=jax.numpy.float32).reshape(2, 3, 8, 8, 1)
+    crops = np.asarray(random_crops(video, jax.random.key(0), 4))
+    assert crops.shape == (2, 3, 4, 4, 1)
+    for clip, crop in zip(np.asarray(video), crops):
+        r, c = np.argwhere(clip[0, :, :, 0] == crop[0, 0, 0, 0])[0]
+        np.testing.assert_array_equal(clip[:, r:r + 4, c:c + 4], crop)  # the same window in every frame
+    assert random_crops(video, jax.random.key(0), 8) is video
