@@ -88,3 +88,35 @@ def test_trained_tae_tiled_decode_of_a_long_clip_matches_untiled_without_seams()
     seams = sorted({f for e in edges - {0, 64} for f in (e - 1, e)})  # the frames on either side of a tile edge
     inside = [f for f in range(64) if f not in seams]
     assert np.mean(errors[seams]) <= 1.1 * np.mean(errors[inside])
+
+
+def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
+    """64x64 frames through the committed TAE in 32-px tiles overlapping by 16 px: the right shapes and a usable
+    reconstruction. Known cost, measured 2026-11-21: 23.3 dB tiled vs 26.3 dB one-pass, because GroupNorm statistics
+    are per tile (as in diffusers' tiled VAE); the bound below catches broken blending, not that gap."""
+    import dataclasses
+
+    from mgjax.config import load_config
+    from mgjax.data.moving_shapes import MovingShapes
+    from mgjax.eval.metrics import psnr
+    from mgjax.pipelines.codec import restore_tae
+
+    from conftest import CONFIGS, REPO
+
+    codec = load_config(CONFIGS / "tae_shapes.py").codec
+    codec = dataclasses.replace(codec, tae=dataclasses.replace(codec.tae, spatial_tile=32, spatial_overlap=16))
+    clip = MovingShapes("heldout", num_frames=8, height=64, width=64, seed=5, textured_prob=0.0)[0]["video"]
+    with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
+        graphdef, state = nnx.split(restore_tae(codec, REPO / "assets" / "tae_shapes"))
+
+        @jax.jit
+        def both(state, video):
+            m = nnx.merge(graphdef, state)
+            mean = tiled_encode(m, video)[0]
+            return mean, tiled_decode(m, mean, 8), m.decode(m.encode(video)[0], 8)
+
+        mean, tiled, untiled = both(state, jnp.asarray(clip[None], jnp.float32) / 127.5 - 1.0)
+    assert mean.shape == (1, 2, 16, 16, 16) and tiled.shape == (1, 8, 64, 64, 3)
+    to_uint8 = lambda v: np.asarray(jnp.clip(jnp.round((v[0] + 1) * 127.5), 0, 255))
+    tiled_psnr, untiled_psnr = (float(np.mean(psnr(clip, to_uint8(v)))) for v in (tiled, untiled))
+    assert tiled_psnr > untiled_psnr - 4.0 and tiled_psnr > 20.0, (tiled_psnr, untiled_psnr)
