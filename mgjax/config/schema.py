@@ -158,11 +158,6 @@ class FlowConfig:
     # token carries more values than the model width (pixel-space patches: 192 values per token in the CPU demo), as
     # JiT (Li & He 2025) showed; predicting the data sidesteps that.
     prediction: Literal["velocity", "data"] = "velocity"
-    # What the loss compares. "velocity" (the paper): MSE to V_t. "data": MSE to X_1, which for a data-predicting
-    # network is the velocity loss reweighted by (1 - t)^2: the velocity loss puts almost all its weight on nearly
-    # clean inputs, where denoising is local, and next to none on the noisy inputs where a small model must learn
-    # where objects are and how they move.
-    loss: Literal["velocity", "data"] = "velocity"
     t_sampling: Literal["logit_normal", "uniform"] = "logit_normal"
     logit_mean: float = 0.0
     logit_std: float = 1.0

@@ -63,13 +63,14 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int, split: str = "t
     from mgjax.data.t2v_loader import shapes_source
     from mgjax.parallel.mesh import make_mesh
     from mgjax.pipelines.codec import load_codec
+    from mgjax.train.t2v_step import pixels_to_unit
 
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     source = shapes_source(cfg.data, split)
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
         codec = load_codec(cfg.codec)
-        encode = jax.jit(lambda v: codec.encode(v.astype(np.float32) / 127.5 - 1.0))
+        encode = jax.jit(lambda v: codec.encode(pixels_to_unit(v)))
         tmp = out / (RECORDS + ".tmp")
         writer = ArrayRecordWriter(str(tmp), "group_size:1")
         for start in range(0, num, batch):

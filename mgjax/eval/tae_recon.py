@@ -26,6 +26,7 @@ from mgjax.parallel.mesh import make_mesh
 from mgjax.pipelines.codec import LATENT_STATS, restore_tae
 from mgjax.pipelines.video_io import write_video
 from mgjax.train.checkpoint import open_existing
+from mgjax.train.t2v_step import pixels_to_unit
 
 BATCH = 8
 
@@ -33,10 +34,6 @@ BATCH = 8
 def _clips(cfg: Config, split: str, images: bool, num: int) -> np.ndarray:
     source = shapes_source(cfg.data, split, images=images)
     return np.stack([source[i]["video"] for i in range(num)])
-
-
-def _unit(video: np.ndarray) -> jax.Array:
-    return jnp.asarray(video, jnp.float32) / 127.5 - 1.0
 
 
 def _uint8(video: jax.Array) -> np.ndarray:
@@ -49,7 +46,7 @@ def reconstruct(model, videos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     decode = jax.jit(lambda z: tiled_decode(model, z, videos.shape[1]))
     recons, means = [], []
     for i in range(0, len(videos), BATCH):
-        mean = encode(_unit(videos[i:i + BATCH]))
+        mean = encode(pixels_to_unit(jnp.asarray(videos[i:i + BATCH])))
         recons.append(_uint8(decode(mean)))
         means.append(np.asarray(mean))
     return np.concatenate(recons), np.concatenate(means)

@@ -34,11 +34,6 @@ def velocity_from_data(x1_hat: jax.Array, xt: jax.Array, t: jax.Array, sigma_min
     return x1_hat - (1.0 - sigma_min) * x0_hat
 
 
-def data_from_velocity(v: jax.Array, xt: jax.Array, t: jax.Array, sigma_min: float) -> jax.Array:
-    """The data X_1 implied by a velocity: X_t + (1 - t) V_t (one Euler step from t to 1 along the straight path)."""
-    return xt + (1.0 - _expand(t, xt.ndim)) * v
-
-
 def model_velocity(output: jax.Array, xt: jax.Array, t: jax.Array, prediction: str, sigma_min: float) -> jax.Array:
     """The network's output read as a velocity (the paper) or as the data (pixel-space runs; see FlowConfig)."""
     if prediction == "velocity":

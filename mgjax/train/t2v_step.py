@@ -15,7 +15,7 @@ import optax
 from flax import nnx
 
 from mgjax.config.schema import Config
-from mgjax.flow.path import data_from_velocity, interpolate, model_velocity, velocity_target
+from mgjax.flow.path import interpolate, model_velocity, velocity_target
 from mgjax.flow.timesteps import sample_t
 from mgjax.models.codec.base import LatentCodec
 from mgjax.train.ema import ema_decay_at, ema_update
@@ -37,7 +37,7 @@ def drop_text(tokens, null_tokens, key: jax.Array, prob: float):
 
 
 def flow_matching_loss(graphdef, params, rest, batch, key, *, cfg: Config, codec: LatentCodec, null_tokens):
-    """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2) or, with `flow.loss="data"`, X_1; t ~ logit-normal."""
+    """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2); t ~ logit-normal."""
     model = nnx.merge(graphdef, params, rest)
     x1 = batch["latent"] if "latent" in batch else codec.encode(pixels_to_unit(batch["video"]))
     k_t, k_noise, k_drop = jax.random.split(key, 3)
@@ -47,11 +47,7 @@ def flow_matching_loss(graphdef, params, rest, batch, key, *, cfg: Config, codec
     tokens = batch["text"]
     if cfg.text.drop_prob > 0:
         tokens = drop_text(tokens, null_tokens, k_drop, cfg.text.drop_prob)
-    out = model(xt, t, tokens).astype(jnp.float32)
-    if cfg.flow.loss == "data":
-        x1_hat = out if cfg.flow.prediction == "data" else data_from_velocity(out, xt, t, cfg.flow.sigma_min)
-        return jnp.mean(jnp.square(x1_hat - x1))
-    v = model_velocity(out, xt, t, cfg.flow.prediction, cfg.flow.sigma_min)
+    v = model_velocity(model(xt, t, tokens).astype(jnp.float32), xt, t, cfg.flow.prediction, cfg.flow.sigma_min)
     return jnp.mean(jnp.square(v - velocity_target(x0, x1, cfg.flow.sigma_min)))
 
 
