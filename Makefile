@@ -7,7 +7,7 @@ PY := .venv/bin/python
 RUN := runs/shapes_t2v_tiny
 CONFIG := configs/shapes_t2v_tiny.py
 
-.PHONY: install demo test test-fast lock clean
+.PHONY: install parity-env demo test test-fast lock clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -19,6 +19,16 @@ $(UV):
 
 install: .venv/.synced
 
+# The parity tests' torch + transformers reference runs in its own environment (pip: torch 2.13.0+cpu comes from the
+# machine's local wheel folder, which uv does not read); mgjax's locked environment never imports torch.
+.venv-parity/.installed: tests/parity/requirements.txt
+	rm -rf .venv-parity
+	$(PYTHON) -m venv .venv-parity
+	.venv-parity/bin/python -m pip install --quiet --disable-pip-version-check -r tests/parity/requirements.txt
+	touch $@
+
+parity-env: .venv-parity/.installed
+
 demo: install
 	$(PY) train.py --config $(CONFIG) --workdir $(RUN)
 	$(PY) -m mgjax.eval.shapes_t2v --config $(CONFIG) --workdir $(RUN)
@@ -26,8 +36,8 @@ demo: install
 		--prompt "a red circle moving left" --prompt "a large blue square moves upward quickly" \
 		--prompt "green triangle drifting to the right and yellow circle drifting down"
 
-test: install
-	$(PY) -m pytest -q
+test: install parity-env
+	MGJAX_REQUIRE_PARITY=1 $(PY) -m pytest -q
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
@@ -36,4 +46,4 @@ lock: | $(UV)
 	$(UV) lock
 
 clean:
-	rm -rf .venv .uv runs
+	rm -rf .venv .venv-parity .uv runs

@@ -55,3 +55,17 @@ def micro_cfg() -> Config:
 def devices():
     assert len(jax.devices()) == 8, "tests expect 8 fake CPU devices (set in tests/conftest.py)"
     return jax.devices()
+
+
+PARITY_PYTHON = REPO / ".venv-parity" / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def parity_python() -> pathlib.Path:
+    """The torch + transformers interpreter of the parity tests (made by `make test`). `make test` sets
+    MGJAX_REQUIRE_PARITY=1, so there a missing environment fails instead of skipping."""
+    if PARITY_PYTHON.is_file():
+        return PARITY_PYTHON
+    if os.environ.get("MGJAX_REQUIRE_PARITY") == "1":
+        pytest.fail(f"parity environment {PARITY_PYTHON} is missing (make parity-env creates it)")
+    pytest.skip("no parity environment (.venv-parity); `make parity-env` creates it")

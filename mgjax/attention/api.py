@@ -28,8 +28,10 @@ def select_kernel(implementation: str, backend: str, q: jax.Array, bias: jax.Arr
 
 
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None = None,
-           kv_lengths: jax.Array | None = None, scale: float | None = None, implementation: str = "auto") -> jax.Array:
-    """Multi-head attention without a causal mask (Movie Gen's attention is bidirectional).
+           kv_lengths: jax.Array | None = None, scale: float | None = None, causal: bool = False,
+           implementation: str = "auto") -> jax.Array:
+    """Multi-head attention, bidirectional unless `causal` (Movie Gen's attention is bidirectional; CLIP's text tower
+    is causal).
 
     q: (b, n, h, d); k, v: (b, m, h, d); bias: broadcastable to (b, h, n, m); kv_lengths: (b,) valid keys per row
     (padding at the end). Returns (b, n, h, d) in q's dtype. scale defaults to d ** -0.5.
@@ -40,5 +42,5 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None =
         _logged.add(key)
         log.info("attention kernel: %s on %s", kernel, jax.default_backend())
     if kernel == "cudnn":
-        return cudnn.attend_cudnn(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale)
-    return attend_xla(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale)
+        return cudnn.attend_cudnn(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale, causal=causal)
+    return attend_xla(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale, causal=causal)

@@ -14,7 +14,7 @@ def supports(q: jax.Array, bias: jax.Array | None) -> bool:
 
 
 def attend_cudnn(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None = None,
-                 kv_lengths: jax.Array | None = None, scale: float | None = None) -> jax.Array:
+                 kv_lengths: jax.Array | None = None, scale: float | None = None, causal: bool = False) -> jax.Array:
     """Same contract as `attend_xla`; padding is given as key lengths (padding sits at the end of the keys)."""
     q_lengths = None
     if kv_lengths is not None:
@@ -22,4 +22,4 @@ def attend_cudnn(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | 
         kv_lengths = kv_lengths.astype(jnp.int32)
     return jax.nn.dot_product_attention(q, k, v, bias=None if bias is None else bias.astype(q.dtype), scale=scale,
                                         query_seq_lengths=q_lengths, key_value_seq_lengths=kv_lengths,
-                                        implementation="cudnn")
+                                        is_causal=causal, implementation="cudnn")

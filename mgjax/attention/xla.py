@@ -13,13 +13,17 @@ def kv_length_mask(kv_lengths: jax.Array, num_keys: int) -> jax.Array:
 
 
 def attend_xla(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None = None,
-               kv_lengths: jax.Array | None = None, scale: float | None = None) -> jax.Array:
-    """q: (b, n, h, d); k, v: (b, m, h, d); bias: broadcastable to (b, h, n, m); kv_lengths: (b,) -> (b, n, h, d)."""
+               kv_lengths: jax.Array | None = None, scale: float | None = None, causal: bool = False) -> jax.Array:
+    """q: (b, n, h, d); k, v: (b, m, h, d); bias: broadcastable to (b, h, n, m); kv_lengths: (b,) -> (b, n, h, d).
+    causal: query i sees keys j <= i (CLIP's text tower)."""
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     logits = jnp.einsum("bnhd,bmhd->bhnm", q, k, preferred_element_type=jnp.float32) * scale
     if bias is not None:
         logits = logits + bias.astype(jnp.float32)
     if kv_lengths is not None:
         logits = jnp.where(kv_length_mask(kv_lengths, k.shape[1]), logits, jnp.finfo(jnp.float32).min)
+    if causal:
+        allowed = jnp.arange(k.shape[1])[None, :] <= jnp.arange(q.shape[1])[:, None]
+        logits = jnp.where(allowed, logits, jnp.finfo(jnp.float32).min)
     weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
     return jnp.einsum("bhnm,bmhd->bnhd", weights, v)

@@ -3,8 +3,9 @@
 from mgjax.config.load import flatten, format_config, load_config, save_config, to_dict
 from mgjax.config.schema import (CodecConfig, Config, DataConfig, EvalConfig, FlowConfig, MeshConfig, OptimConfig,
                                  SampleConfig, TAEConfig, TAELossConfig, TextConfig, TextEncoderConfig, TrainConfig,
-                                 VideoModelConfig)
+                                 VideoModelConfig, VisionEncoderConfig)
 
 __all__ = ["CodecConfig", "Config", "DataConfig", "EvalConfig", "FlowConfig", "MeshConfig", "OptimConfig",
-           "SampleConfig", "TAEConfig", "TAELossConfig", "TextConfig", "TextEncoderConfig", "TrainConfig", "VideoModelConfig", "flatten",
+           "SampleConfig", "TAEConfig", "TAELossConfig", "TextConfig", "TextEncoderConfig", "TrainConfig", "VideoModelConfig", "VisionEncoderConfig",
+           "flatten",
            "format_config", "load_config", "save_config", "to_dict"]

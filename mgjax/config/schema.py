@@ -53,28 +53,57 @@ class VideoModelConfig:
 class TextEncoderConfig:
     """One frozen (or, in tiny demos, trainable) text encoder whose output the backbone projects to its width.
 
-    `kind="t5"` is the T5 v1.1 / UL2 encoder architecture (also ByT5, on bytes). `kind="external"` means the encoder runs
-    outside this model (e.g. MetaCLIP until the text-encoder issue ports it): its (b, m, width) outputs are fed in
-    precomputed. The paper-scale sizes are finalised in the text-encoder issue.
+    `kind="t5"` is the T5 v1.1 / UL2 encoder (ByT5 is the same encoder on bytes); `kind="clip"` is a CLIP text tower
+    (MetaCLIP); `kind="external"` means the encoder runs outside this model and its (b, m, width) outputs arrive
+    precomputed (see `mgjax.data.text_records`). The defaults are UL2 20B's encoder (google/ul2: 32 layers, width 4096,
+    16 heads of 256, gated-SiLU FFN 16384, vocab 32128); the paper does not give UL2's size or token limit.
     """
 
     name: str = "ul2"
-    kind: Literal["t5", "external"] = "t5"
+    kind: Literal["t5", "clip", "external"] = "t5"
     vocab_size: int = 32128
     width: int = 4096
     num_layers: int = 32
     num_heads: int = 16
     head_dim: int = 256
     ffn_width: int = 16384
-    max_length: int = 300  # tokens kept per prompt; longer prompts are truncated and counted
-    relative_buckets: int = 32
-    relative_max_distance: int = 128
-    tokenizer: Literal["sentencepiece"] = "sentencepiece"
-    # When a tokenizer is trained here: unigram is T5's; on a tiny caption corpus unigram keeps only ~85 character-level
-    # pieces, while BPE learns whole words, so the demo uses BPE.
+    # UL2: gated SiLU; T5 v1.1 and ByT5: gated GELU (tanh form, HF "gelu_new"); CLIP: quick_gelu (OpenAI, MetaCLIP)
+    # or gelu (erf). T5 kinds gate (act(x W0) * x W1); CLIP does not.
+    activation: Literal["silu", "gelu_tanh", "gelu", "quick_gelu"] = "silu"
+    norm_eps: float = 1e-6  # T5's RMS norm 1e-6; CLIP's LayerNorm 1e-5
+    max_length: int = 300  # tokens kept per prompt (CLIP: also its position-table size); longer prompts are truncated
+    relative_buckets: int = 32  # T5 only
+    relative_max_distance: int = 128  # T5 only
+    projection_dim: int = 0  # CLIP: width of the pooled-output projection (0: no projection)
+    # What the encoder reads: the whole prompt, or only its quoted spans (ByT5 reads the text to render, paper §3.1.4).
+    input: Literal["prompt", "quoted"] = "prompt"
+    # sentencepiece: T5/UL2 (.model file); byte: ByT5 (UTF-8 bytes + 3, no file); clip_bpe: CLIP's byte-level BPE
+    # (a directory with vocab.json and merges.txt).
+    tokenizer: Literal["sentencepiece", "byte", "clip_bpe"] = "sentencepiece"
+    # When a sentencepiece tokenizer is trained here: unigram is T5's; on a tiny caption corpus unigram keeps only ~85
+    # character-level pieces, while BPE learns whole words, so the demo uses BPE.
     tokenizer_model: Literal["unigram", "bpe"] = "unigram"
-    tokenizer_path: str = ""  # a .model file; empty: train one on the data's captions and save it in the workdir
+    tokenizer_path: str = ""  # sentencepiece: empty trains one on the data's captions and saves it in the workdir
+    # Hugging Face weights in safetensors (a file, a directory, or a sharded index), loaded when the model is built.
+    checkpoint: str = ""
     trainable: bool = False  # paper: frozen. The CPU demo trains its tiny encoder jointly (no pretrained weights).
+
+
+@dataclasses.dataclass(frozen=True)
+class VisionEncoderConfig:
+    """A CLIP vision tower (PT2V's reference-image encoder, initialised from long-prompt MetaCLIP; paper §5). The
+    defaults are ViT-bigG/14 at 224 px, the vision half of MetaCLIP 2.5B (paper silent on the size)."""
+
+    image_size: int = 224
+    patch_size: int = 14
+    width: int = 1664
+    num_layers: int = 48
+    num_heads: int = 16
+    ffn_width: int = 8192
+    activation: Literal["gelu", "quick_gelu"] = "quick_gelu"  # MetaCLIP trains with QuickGELU
+    norm_eps: float = 1e-5
+    projection_dim: int = 1280  # pooled-output projection (0: none)
+    checkpoint: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

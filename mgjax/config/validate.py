@@ -85,6 +85,7 @@ def validate(cfg: Config) -> None:
     for i, e in enumerate(cfg.text.encoders):
         for name in ("vocab_size", "width", "num_layers", "num_heads", "head_dim", "ffn_width", "max_length"):
             _positive(f"text.encoders.{i}.{name}", getattr(e, name))
+        _validate_text_encoder(f"text.encoders.{i}", e)
     s = cfg.sample
     _positive("sample.num_steps", s.num_steps)
     if s.schedule == "linear_quadratic" and not 0 < s.linear_steps < s.num_steps:
@@ -102,3 +103,26 @@ def validate(cfg: Config) -> None:
     if sum(a == -1 for a in axes) > 1 or any(a == 0 or a < -1 for a in axes):
         raise UserError(f"mesh axes must be positive with at most one -1, got data={axes[0]} fsdp={axes[1]} "
                         f"tensor={axes[2]} context={axes[3]}")
+
+
+# Which tokenizers and activations each encoder kind can use (an external encoder still tokenizes: its ids feed the
+# precompute command, or its precomputed outputs replace them).
+_KIND_TOKENIZERS = {"t5": ("sentencepiece", "byte"), "clip": ("clip_bpe",),
+                    "external": ("sentencepiece", "byte", "clip_bpe")}
+_KIND_ACTIVATIONS = {"t5": ("silu", "gelu_tanh"), "clip": ("quick_gelu", "gelu"),
+                     "external": ("silu", "gelu_tanh", "quick_gelu", "gelu")}
+
+
+def _validate_text_encoder(where: str, e) -> None:
+    if e.tokenizer not in _KIND_TOKENIZERS[e.kind]:
+        raise UserError(f"{where}.tokenizer={e.tokenizer!r} does not fit kind={e.kind!r}; valid: "
+                        f"{', '.join(_KIND_TOKENIZERS[e.kind])}")
+    if e.activation not in _KIND_ACTIVATIONS[e.kind]:
+        raise UserError(f"{where}.activation={e.activation!r} does not fit kind={e.kind!r}; valid: "
+                        f"{', '.join(_KIND_ACTIVATIONS[e.kind])}")
+    if e.kind == "clip" and e.num_heads * e.head_dim != e.width:
+        raise UserError(f"{where}: CLIP needs num_heads x head_dim ({e.num_heads} x {e.head_dim}) == width ({e.width})")
+    if e.max_length < (3 if e.tokenizer == "clip_bpe" else 2):
+        raise UserError(f"{where}.max_length ({e.max_length}) leaves no room for text between the special tokens")
+    if e.projection_dim < 0:
+        raise UserError(f"{where}.projection_dim must be >= 0, got {e.projection_dim}")

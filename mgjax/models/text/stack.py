@@ -1,7 +1,8 @@
 """The text path of the video model: one tokenizer and one encoder per configured encoder (UL2, ByT5, MetaCLIP ...).
 
 Tokenizers live outside the NNX module tree (they hold no arrays); `encode_prompts` turns prompts into per-encoder
-(ids, mask) batches that `TextToVideo` feeds to its encoders.
+(ids, mask) batches that `TextToVideo` feeds to its encoders. An encoder with a `checkpoint` loads its Hugging Face
+weights when built.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from flax import nnx
 
 from mgjax.config.schema import TextEncoderConfig
 from mgjax.errors import UserError
+from mgjax.models.text.clip import CLIPTextEncoder
+from mgjax.models.text.clip_tokenizer import CLIPTokenizer
+from mgjax.models.text.prompts import quoted_text
 from mgjax.models.text.t5 import T5Encoder
-from mgjax.models.text.tokenizer import SentencePieceTokenizer, TokenBatch
+from mgjax.models.text.tokenizer import ByteTokenizer, SentencePieceTokenizer, TokenBatch
 from mgjax.parallel.rules import TEXT_RULES, UL2_RULES, Rules, use_rules
 
 log = logging.getLogger(__name__)
@@ -34,8 +38,26 @@ def build_encoder(cfg: TextEncoderConfig, *, rngs: nnx.Rngs) -> nnx.Module | Non
     rules = encoder_rules(cfg)
     with use_rules(rules):
         if cfg.kind == "t5":
-            return T5Encoder(cfg, rules=rules, dtype=jnp.float32, rngs=rngs)
-    raise ValueError(f"unknown text encoder kind {cfg.kind!r}")
+            encoder = T5Encoder(cfg, rules=rules, dtype=jnp.float32, rngs=rngs)
+        elif cfg.kind == "clip":
+            encoder = CLIPTextEncoder(cfg, rules=rules, dtype=jnp.float32, rngs=rngs)
+        else:
+            raise ValueError(f"unknown text encoder kind {cfg.kind!r}")
+    if cfg.checkpoint:
+        load_encoder_weights(encoder, cfg)
+    return encoder
+
+
+def load_encoder_weights(encoder: nnx.Module, cfg: TextEncoderConfig) -> int:
+    """Copy `cfg.checkpoint` (Hugging Face safetensors) into `encoder`; returns the number of values loaded."""
+    from mgjax.convert.clip import load_clip_text
+    from mgjax.convert.safetensors import Checkpoint
+    from mgjax.convert.t5 import load_t5_encoder
+
+    checkpoint = Checkpoint(cfg.checkpoint)
+    what = f"{cfg.name} checkpoint {cfg.checkpoint!r}"
+    load = load_t5_encoder if cfg.kind == "t5" else load_clip_text
+    return load(encoder, checkpoint, what)
 
 
 def tokenizer_file(workdir: str | pathlib.Path, cfg: TextEncoderConfig) -> pathlib.Path:
@@ -43,14 +65,22 @@ def tokenizer_file(workdir: str | pathlib.Path, cfg: TextEncoderConfig) -> pathl
 
 
 def load_or_train_tokenizers(encoders: Sequence[TextEncoderConfig], workdir: str | pathlib.Path | None,
-                             corpus: Callable[[], Iterable[str]] | None = None) -> list[SentencePieceTokenizer]:
-    """Each encoder's tokenizer: its `tokenizer_path`, else the copy saved in the workdir, else trained on `corpus()`
-    (deterministically) and saved in the workdir so sampling uses exactly the training run's vocabulary."""
+                             corpus: Callable[[], Iterable[str]] | None = None) -> list:
+    """Each encoder's tokenizer. Bytes need no file and CLIP's BPE reads `tokenizer_path`. SentencePiece: its
+    `tokenizer_path`, else the copy saved in the workdir, else trained on `corpus()` (deterministically) and saved in
+    the workdir so sampling uses exactly the training run's vocabulary."""
     captions = None  # built from `corpus()` only if some tokenizer must be trained
     out = []
     for cfg in encoders:
         saved = tokenizer_file(workdir, cfg) if workdir else None
-        if cfg.tokenizer_path:
+        if cfg.tokenizer == "byte":
+            tok = ByteTokenizer()
+        elif cfg.tokenizer == "clip_bpe":
+            if not cfg.tokenizer_path:
+                raise UserError(f"text encoder {cfg.name!r} (clip_bpe) needs tokenizer_path: a directory with "
+                                f"vocab.json and merges.txt")
+            tok = CLIPTokenizer.load(cfg.tokenizer_path)
+        elif cfg.tokenizer_path:
             tok = SentencePieceTokenizer.load(cfg.tokenizer_path)
         elif saved is not None and saved.is_file():
             tok = SentencePieceTokenizer.load(saved)
@@ -64,18 +94,22 @@ def load_or_train_tokenizers(encoders: Sequence[TextEncoderConfig], workdir: str
         if tok.vocab_size > cfg.vocab_size:
             raise UserError(f"tokenizer for {cfg.name!r} has {tok.vocab_size} pieces but the encoder's vocab_size is "
                             f"{cfg.vocab_size}")
-        if saved is not None and not saved.is_file():
+        if isinstance(tok, SentencePieceTokenizer) and saved is not None and not saved.is_file():
             tok.save(saved)
         out.append(tok)
     return out
 
 
-def encode_prompts(prompts: Sequence[str], encoders: Sequence[TextEncoderConfig],
-                   tokenizers: Sequence[SentencePieceTokenizer]) -> list[TokenBatch]:
+def encoder_inputs(prompts: Sequence[str], cfg: TextEncoderConfig) -> list[str]:
+    """What an encoder reads: the whole prompt, or only its quoted spans (ByT5)."""
+    return list(prompts) if cfg.input == "prompt" else [quoted_text(p) for p in prompts]
+
+
+def encode_prompts(prompts: Sequence[str], encoders: Sequence[TextEncoderConfig], tokenizers: Sequence) -> list[TokenBatch]:
     """Tokenize for every encoder; prompts longer than an encoder's limit are truncated and reported, never silently."""
     batches = []
     for cfg, tok in zip(encoders, tokenizers):
-        batch = tok.encode(prompts, cfg.max_length)
+        batch = tok.encode(encoder_inputs(prompts, cfg), cfg.max_length)
         if batch.num_truncated:
             log.warning("%d of %d prompts exceed %s's %d tokens and were truncated", batch.num_truncated,
                         len(prompts), cfg.name, cfg.max_length)

@@ -1,7 +1,7 @@
-"""The T5 v1.1 / UL2 encoder: relative position buckets, gated-GELU feed-forward, T5 RMS layer norm, no biases.
+"""The T5 v1.1 / UL2 encoder: relative position buckets, a gated feed-forward (GELU for T5 v1.1 and ByT5, SiLU for
+UL2), T5's RMS layer norm, no biases.
 
-Parameter names follow the Hugging Face layout closely (q, k, v, o; wi_0, wi_1, wo) so that the text-encoder issue's
-converter maps keys one to one.
+Parameter names follow the Hugging Face layout (q, k, v, o; wi_0, wi_1, wo) so `mgjax.convert.t5` maps keys one to one.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mgjax.attention import attend
 from mgjax.config.schema import TextEncoderConfig
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
+from mgjax.nn.activations import activation
 from mgjax.nn.params import param, partitioned
 from mgjax.parallel.rules import Rules
 from mgjax.parallel.sharding import constrain
@@ -41,16 +42,17 @@ class T5Layer(nnx.Module):
         d, inner = cfg.width, cfg.num_heads * cfg.head_dim
         n = nnx.initializers.normal
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.attn_norm = RMSNorm(d, eps=1e-6, param_dtype=param_dtype)
+        self.attn_norm = RMSNorm(d, eps=cfg.norm_eps, param_dtype=param_dtype)
         self.q = linear(d, inner, ("embed", "heads"), init=n((d * cfg.head_dim) ** -0.5), **kw)
         self.k = linear(d, inner, ("embed", "heads"), init=n(d ** -0.5), **kw)
         self.v = linear(d, inner, ("embed", "heads"), init=n(d ** -0.5), **kw)
         self.o = linear(inner, d, ("heads", "embed"), init=n(inner ** -0.5), **kw)
-        self.ffn_norm = RMSNorm(d, eps=1e-6, param_dtype=param_dtype)
+        self.ffn_norm = RMSNorm(d, eps=cfg.norm_eps, param_dtype=param_dtype)
         self.wi_0 = linear(d, cfg.ffn_width, ("embed", "mlp"), init=n(d ** -0.5), **kw)
         self.wi_1 = linear(d, cfg.ffn_width, ("embed", "mlp"), init=n(d ** -0.5), **kw)
         self.wo = linear(cfg.ffn_width, d, ("mlp", "embed"), init=n(cfg.ffn_width ** -0.5), **kw)
         self.num_heads = cfg.num_heads
+        self.act = activation(cfg.activation)
         self.rules = rules
 
     def __call__(self, x: jax.Array, bias: jax.Array, lengths: jax.Array) -> jax.Array:
@@ -60,7 +62,7 @@ class T5Layer(nnx.Module):
         a = attend(split(self.q(h)), split(self.k(h)), split(self.v(h)), bias=bias, kv_lengths=lengths, scale=1.0)
         x = x + self.o(rearrange(a, "b n h d -> b n (h d)"))
         h = self.ffn_norm(x)
-        h = jax.nn.gelu(self.wi_0(h), approximate=True) * self.wi_1(h)
+        h = self.act(self.wi_0(h)) * self.wi_1(h)
         h = constrain(h, ("batch", "text_seq", "act_mlp"), self.rules)
         return x + self.wo(h)
 
@@ -77,7 +79,7 @@ class T5Encoder(nnx.Module):
                                    dtype=param_dtype)
         self.layers = nnx.List([T5Layer(cfg, rules=rules, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
                                 for _ in range(cfg.num_layers)])
-        self.final_norm = RMSNorm(cfg.width, eps=1e-6, param_dtype=param_dtype)
+        self.final_norm = RMSNorm(cfg.width, eps=cfg.norm_eps, param_dtype=param_dtype)
         self.cfg = cfg
         self.rules = rules
 

@@ -1,4 +1,5 @@
-"""SentencePiece tokenization with T5's special ids (pad 0, eos 1, unk 2), fixed-length batches and truncation counts."""
+"""Tokenizers with T5's special ids (pad 0, eos 1, unk 2): SentencePiece (T5, UL2) and ByT5's bytes; fixed-length
+batches with truncation counted. CLIP's BPE is in `clip_tokenizer`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,37 @@ class TokenBatch:
     ids: np.ndarray  # (b, m) int32, padded with PAD_ID
     mask: np.ndarray  # (b, m) bool, valid tokens first
     num_truncated: int  # prompts longer than the maximum length (their tail was dropped)
+
+
+def pad_batch(rows: Sequence[Sequence[int]], max_length: int, pad_id: int, num_truncated: int) -> TokenBatch:
+    """Rows already cut to `max_length` -> a padded batch with its mask (valid tokens first)."""
+    ids = np.full((len(rows), max_length), pad_id, np.int32)
+    mask = np.zeros((len(rows), max_length), bool)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = True
+    return TokenBatch(ids=ids, mask=mask, num_truncated=num_truncated)
+
+
+def with_eos(pieces: Sequence[int], max_length: int) -> tuple[list[int], bool]:
+    """T5's layout: the pieces then EOS; a long text loses its tail, never its EOS."""
+    truncated = len(pieces) + 1 > max_length
+    return list(pieces[: max_length - 1]) + [EOS_ID], truncated
+
+
+class ByteTokenizer:
+    """ByT5: each UTF-8 byte b is id b + 3 (after pad, eos, unk), then EOS. No file; 259 ids in a 384-id vocabulary."""
+
+    OFFSET = 3
+    vocab_size = 256 + OFFSET
+
+    def encode(self, texts: Sequence[str], max_length: int) -> TokenBatch:
+        rows, truncated = [], 0
+        for text in texts:
+            row, cut = with_eos([b + self.OFFSET for b in text.encode("utf-8")], max_length)
+            rows.append(row)
+            truncated += cut
+        return pad_batch(rows, max_length, PAD_ID, truncated)
 
 
 class SentencePieceTokenizer:
@@ -57,16 +89,12 @@ class SentencePieceTokenizer:
 
     def encode(self, texts: Sequence[str], max_length: int) -> TokenBatch:
         """Each text -> its pieces + EOS, truncated to `max_length` (EOS kept) and padded."""
-        ids = np.full((len(texts), max_length), PAD_ID, np.int32)
-        truncated = 0
-        for i, pieces in enumerate(self.processor.encode(list(texts))):
-            if len(pieces) + 1 > max_length:
-                truncated += 1
-                pieces = pieces[: max_length - 1]
-            row = list(pieces) + [EOS_ID]
-            ids[i, : len(row)] = row
-        mask = np.arange(max_length)[None, :] < (ids != PAD_ID).sum(1, keepdims=True)
-        return TokenBatch(ids=ids, mask=mask, num_truncated=truncated)
+        rows, truncated = [], 0
+        for pieces in self.processor.encode(list(texts)):
+            row, cut = with_eos(pieces, max_length)
+            rows.append(row)
+            truncated += cut
+        return pad_batch(rows, max_length, PAD_ID, truncated)
 
     def __getstate__(self):  # picklable for Grain worker processes: only the serialized model travels
         return {"model_proto": self.model_proto}

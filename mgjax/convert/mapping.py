@@ -1,0 +1,94 @@
+"""Copying checkpoint tensors into an NNX module by an explicit key map, with shape checks and exact errors.
+
+A key map says, for every parameter of the module, which checkpoint key fills it and how (a transpose for a torch
+Linear, say). Loading fails before anything is written when a parameter has no source, a source key is missing, a
+shape differs, or the checkpoint holds keys nobody asked for (unless an `ignore` pattern names them, e.g. a T5
+decoder when only the encoder is wanted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from typing import Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+
+from mgjax.errors import UserError
+
+log = logging.getLogger(__name__)
+Path = tuple[str | int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    key: str
+    transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. `linear_weight` for torch (out, in) kernels
+
+
+def linear_weight(w: np.ndarray) -> np.ndarray:
+    """torch Linear weight (out, in) -> NNX kernel (in, out)."""
+    return np.transpose(w)
+
+
+def module_params(module: nnx.Module) -> dict[Path, nnx.Variable]:
+    return {tuple(path): var for path, var in nnx.to_flat_state(nnx.state(module, nnx.Param))}
+
+
+def _listing(keys: Sequence, limit: int = 8) -> str:
+    keys = [".".join(map(str, k)) if isinstance(k, tuple) else k for k in keys]
+    more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def check_key_map(module: nnx.Module, key_map: Mapping[Path, Source], checkpoint: Mapping[str, np.ndarray],
+                  ignore: Sequence[str] = (), shape_of: Callable[[str], tuple] | None = None,
+                  what: str = "checkpoint") -> dict[Path, nnx.Variable]:
+    """Every check, before any copy: returns the module's parameters by path."""
+    params = module_params(module)
+    unmapped = [p for p in params if p not in key_map]
+    if unmapped:  # a bug in the key map, not in the user's file
+        raise ValueError(f"key map leaves parameters without a source: {_listing(unmapped)}")
+    missing = sorted({s.key for s in key_map.values() if s.key not in checkpoint})
+    if missing:
+        raise UserError(f"{what} lacks {len(missing)} expected key(s): {_listing(missing)}")
+    used = {s.key for s in key_map.values()}
+    patterns = [re.compile(p) for p in ignore]
+    unexpected = sorted(k for k in checkpoint if k not in used and not any(p.fullmatch(k) for p in patterns))
+    if unexpected:
+        raise UserError(f"{what} has {len(unexpected)} unexpected key(s): {_listing(unexpected)} (a different "
+                        f"architecture or config?)")
+    shape_of = shape_of or (lambda k: checkpoint[k].shape)
+    for path, source in key_map.items():
+        want = tuple(params[path].shape)
+        got = tuple(shape_of(source.key))
+        if source.transform is linear_weight:
+            got = got[::-1]
+        if source.transform in (None, linear_weight) and got != want:
+            raise UserError(f"{what} key {source.key!r} has shape {tuple(shape_of(source.key))}, but "
+                            f"{'.'.join(map(str, path))} needs {want}" + (" (transposed)" if source.transform else ""))
+    return params
+
+
+def load_key_map(module: nnx.Module, key_map: Mapping[Path, Source], checkpoint: Mapping[str, np.ndarray],
+                 ignore: Sequence[str] = (), what: str = "checkpoint") -> int:
+    """Fill `module`'s parameters in place (each keeps its dtype and sharding); returns the number of values copied."""
+    shape_of = getattr(checkpoint, "shape", None)
+    params = check_key_map(module, key_map, checkpoint, ignore, shape_of, what)
+    count = 0
+    for path, source in key_map.items():
+        var = params[path]
+        arr = np.asarray(checkpoint[source.key])
+        if source.transform is not None:
+            arr = source.transform(arr)
+        if tuple(arr.shape) != tuple(var.shape):
+            raise UserError(f"{what} key {source.key!r} gives shape {arr.shape} after conversion, but "
+                            f"{'.'.join(map(str, path))} needs {tuple(var.shape)}")
+        old = var[...]
+        var[...] = jax.device_put(arr.astype(old.dtype), old.sharding)
+        count += arr.size
+    log.info("loaded %d parameters (%d tensors) from %s", count, len(key_map), what)
+    return count
