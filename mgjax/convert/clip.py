@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from mgjax.convert.mapping import Path, Source, linear_weight, load_key_map
+from mgjax.convert.mapping import Path, Source, linear_weight, load_key_map, with_prefix
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ def _ignore(base: tuple[str, ...], used_projection: bool, projection_key: str) -
 
 
 def load_clip_text(encoder, checkpoint: Mapping[str, np.ndarray], what: str = "CLIP checkpoint") -> int:
+    checkpoint = with_prefix(checkpoint, "text_model.", "embeddings.token_embedding.weight")
     key = "text_model.embeddings.position_embedding.weight"
     if key in checkpoint:
         n = checkpoint[key].shape[0]
@@ -99,5 +100,6 @@ def load_clip_text(encoder, checkpoint: Mapping[str, np.ndarray], what: str = "C
 
 
 def load_clip_vision(encoder, checkpoint: Mapping[str, np.ndarray], what: str = "CLIP checkpoint") -> int:
+    checkpoint = with_prefix(checkpoint, "vision_model.", "embeddings.patch_embedding.weight")
     ignore = _ignore(VISION_IGNORE, encoder.projection is not None, r"visual_projection\.weight")
     return load_key_map(encoder, clip_vision_key_map(encoder), checkpoint, ignore, what)

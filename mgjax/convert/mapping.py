@@ -34,6 +34,43 @@ def linear_weight(w: np.ndarray) -> np.ndarray:
     return np.transpose(w)
 
 
+class Prefixed(Mapping[str, np.ndarray]):
+    """A checkpoint seen with `prefix` added to every key: transformers 5 saves a lone CLIP tower without the
+    `text_model.` / `vision_model.` prefix that version 4 and every combined model write."""
+
+    def __init__(self, checkpoint: Mapping[str, np.ndarray], prefix: str):
+        self.checkpoint, self.prefix = checkpoint, prefix
+
+    def _inner(self, key: str) -> str:
+        if not key.startswith(self.prefix):
+            raise KeyError(key)
+        return key[len(self.prefix):]
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.checkpoint[self._inner(key)]
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        inner = self._inner(key)
+        get = getattr(self.checkpoint, "shape", None)
+        return tuple(get(inner)) if get else tuple(self.checkpoint[inner].shape)
+
+    def __iter__(self):
+        return (self.prefix + k for k in self.checkpoint)
+
+    def __len__(self) -> int:
+        return len(self.checkpoint)
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and key.startswith(self.prefix) and key[len(self.prefix):] in self.checkpoint
+
+
+def with_prefix(checkpoint: Mapping[str, np.ndarray], prefix: str, probe: str) -> Mapping[str, np.ndarray]:
+    """`checkpoint` as is when it holds `prefix + probe`, else viewed with `prefix` added."""
+    if prefix + probe in checkpoint or probe not in checkpoint:
+        return checkpoint
+    return Prefixed(checkpoint, prefix)
+
+
 def module_params(module: nnx.Module) -> dict[Path, nnx.Variable]:
     return {tuple(path): var for path, var in nnx.to_flat_state(nnx.state(module, nnx.Param))}
 
