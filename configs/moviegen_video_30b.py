@@ -2,8 +2,10 @@
 
 48 layers, width 6144, FFN 16384, 48 heads (head dim 128), patch (1, 2, 2) over 16 TAE channels; 768x768, 16 s at
 16 fps = 256 frames -> 32 x 96 x 96 latents -> 73,728 tokens. Text: UL2 + ByT5 + long-prompt MetaCLIP, frozen,
-projected to 6144 and concatenated (the encoder sizes follow MindSpore's reading: UL2 4096-d / 300 tokens, ByT5
-1472-d / 100 tokens, MetaCLIP 1280-d / 256 tokens; the text-encoder issue finalises them). LR 6e-5 at this stage, CFG
+projected to 6144 and concatenated. The paper names the encoders but not their sizes; we follow MindSpore's reading
+(UL2 4096-d / 300 tokens, ByT5 1472-d / 100 tokens, MetaCLIP 1280-d / 256 tokens), i.e. UL2 20B, ByT5-small and
+MetaCLIP 2.5B's text tower. Point each encoder's `checkpoint` (Hugging Face safetensors) and `tokenizer_path` at real
+weights to use them. LR 6e-5 at this stage, CFG
 7.5, 50 Euler steps on the linear-quadratic schedule. Checked abstractly (`python -m mgjax.tools.inspect`), never
 allocated on CPU.
 """
@@ -18,12 +20,17 @@ def get_config() -> Config:
         model=VideoModelConfig(num_layers=48, width=6144, ffn_width=16384, num_heads=48, patch_size=(1, 2, 2),
                                in_channels=16, max_patches=(32, 64, 64), dtype="bfloat16", remat="full"),
         text=TextConfig(encoders=(
+            # UL2 20B's encoder (google/ul2; gated SiLU), FSDP-sharded; 300 tokens (MindSpore's choice).
             TextEncoderConfig(name="ul2", vocab_size=32128, width=4096, num_layers=32, num_heads=16, head_dim=256,
-                              ffn_width=16384, max_length=300),
+                              ffn_width=16384, activation="silu", max_length=300),
+            # ByT5-small's encoder (google/byt5-small; gated GELU) on the prompt's quoted spans only; 100 bytes.
             TextEncoderConfig(name="byt5", vocab_size=384, width=1472, num_layers=12, num_heads=6, head_dim=64,
-                              ffn_width=3584, max_length=100),
-            TextEncoderConfig(name="metaclip", kind="external", vocab_size=49408, width=1280, num_layers=32,
-                              num_heads=20, head_dim=64, ffn_width=5120, max_length=256),
+                              ffn_width=3584, activation="gelu_tanh", max_length=100, input="quoted",
+                              tokenizer="byte"),
+            # Long-prompt MetaCLIP: the text tower of MetaCLIP 2.5B (ViT-bigG-14, QuickGELU) with 256 positions.
+            TextEncoderConfig(name="metaclip", kind="clip", vocab_size=49408, width=1280, num_layers=32,
+                              num_heads=20, head_dim=64, ffn_width=5120, activation="quick_gelu", norm_eps=1e-5,
+                              max_length=256, projection_dim=1280, tokenizer="clip_bpe"),
         ), drop_prob=0.1),
         codec=CodecConfig(kind="tae", factors=(8, 8, 8), latent_channels=16),
         data=DataConfig(num_frames=256, height=768, width=768, fps=16, fps_prefix=True, batch_size=512),

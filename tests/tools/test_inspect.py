@@ -21,7 +21,20 @@ def test_30b_backbone_parameters(report_30b):
     # the spec's arithmetic: 4 d^2 attention + 4 d^2 cross-attention + 3 d f SwiGLU per layer, 48 layers = 28.99B
     assert p["backbone/self_attention"] + p["backbone/cross_attention"] + p["backbone/ffn"] == 48 * (
         8 * 6144 ** 2 + 3 * 6144 * 16384)
-    assert p["text/ul2"] > 0 and p["text/metaclip"] == 0  # external encoder: not part of the model
+
+
+def test_30b_text_encoders_are_counted_apart_from_the_backbone(report_30b):
+    """UL2 20B's encoder, ByT5-small's encoder and MetaCLIP 2.5B's text tower, by their architectures' formulas."""
+    p = report_30b["parameters"]
+
+    def t5(vocab, d, layers, inner, ffn, buckets=32, heads=16):  # embed + 4 attention + 3 gated FFN + 2 norms per layer
+        return vocab * d + buckets * heads + layers * (4 * d * inner + 3 * d * ffn + 2 * d) + d
+
+    assert p["text/ul2"] == t5(32128, 4096, 32, 4096, 16384) == 8_721_797_632  # ~8.7B (the 20B model's encoder)
+    assert p["text/byt5"] == t5(384, 1472, 12, 384, 3584, heads=6)  # ~218M
+    d, f = 1280, 5120  # CLIP: embeddings + (4 d^2 + 2 d f + biases + 2 LayerNorms) per layer + final LN + projection
+    clip = 49408 * d + 256 * d + 32 * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d) + 2 * d + d * 1280
+    assert p["text/metaclip"] == clip  # ~695M
 
 
 def test_30b_tokens(report_30b):
