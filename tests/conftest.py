@@ -69,3 +69,18 @@ def parity_python() -> pathlib.Path:
     if os.environ.get("MGJAX_REQUIRE_PARITY") == "1":
         pytest.fail(f"parity environment {PARITY_PYTHON} is missing (make parity-env creates it)")
     pytest.skip("no parity environment (.venv-parity); `make parity-env` creates it")
+
+
+def write_clip_vocab(directory: pathlib.Path, merges=()) -> pathlib.Path:
+    """A CLIP-format vocab.json + merges.txt: the 256 byte symbols, the same with </w>, one entry per merge, then the
+    special tokens (CLIP's own layout, at toy size)."""
+    import json
+
+    from mgjax.models.text.clip_tokenizer import BOS, EOS, bytes_to_unicode
+
+    symbols = [bytes_to_unicode()[b] for b in range(256)]
+    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + [BOS, EOS]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.json").write_text(json.dumps({s: i for i, s in enumerate(vocab)}), "utf-8")
+    (directory / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), "utf-8")
+    return directory
