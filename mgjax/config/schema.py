@@ -110,6 +110,9 @@ class VisionEncoderConfig:
 class TextConfig:
     encoders: tuple[TextEncoderConfig, ...] = (TextEncoderConfig(),)
     drop_prob: float = 0.1  # text dropped (empty prompt) in training, for classifier-free guidance; paper silent
+    # Frozen encoders' outputs come precomputed in the latent records (`python -m mgjax.data.latent_records --text`);
+    # training then never builds those encoders, and sampling runs them outside the model (models/text/embedder.py).
+    precomputed: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

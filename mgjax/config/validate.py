@@ -86,6 +86,9 @@ def validate(cfg: Config) -> None:
         for name in ("vocab_size", "width", "num_layers", "num_heads", "head_dim", "ffn_width", "max_length"):
             _positive(f"text.encoders.{i}.{name}", getattr(e, name))
         _validate_text_encoder(f"text.encoders.{i}", e)
+    if cfg.text.precomputed and (d.source != "latents" or any(e.trainable for e in cfg.text.encoders)):
+        raise UserError("text.precomputed reads frozen encoders' outputs from latent records: it needs "
+                        "data.source=latents and no trainable encoder")
     s = cfg.sample
     _positive("sample.num_steps", s.num_steps)
     if s.schedule == "linear_quadratic" and not 0 < s.linear_steps < s.num_steps:

@@ -16,7 +16,6 @@ from mgjax.config.schema import Config, DataConfig, TextEncoderConfig
 from mgjax.data.moving_shapes import MovingShapes
 from mgjax.models.text.prompts import with_fps_prefix
 from mgjax.models.text.stack import encode_prompts
-from mgjax.models.text.tokenizer import SentencePieceTokenizer
 
 
 def shapes_source(data: DataConfig, split: str = "train", images: bool = False) -> MovingShapes:
@@ -45,10 +44,15 @@ class Tokenize:
     """Adds per-encoder token ids and masks, and drops the caption strings (arrays only reach the device)."""
 
     encoders: tuple[TextEncoderConfig, ...]
-    tokenizers: tuple[SentencePieceTokenizer, ...]
+    tokenizers: tuple
     fps: int | None
+    precomputed: bool = False
 
     def __call__(self, batch: dict) -> dict:
+        if "text_mask_0" in batch and self.precomputed:  # the encoders' outputs came with the records
+            n = len(self.encoders)
+            text = [(batch[f"text_{i}"], batch[f"text_mask_{i}"]) for i in range(n)]
+            return {"latent": batch["latent"], "text": text}
         captions = [str(c) for c in batch["caption"]]
         if self.fps is not None:
             captions = [with_fps_prefix(c, self.fps) for c in captions]
@@ -80,11 +84,12 @@ def _iterate(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
     return iter(ds)
 
 
-def t2v_batches(cfg: Config, tokenizers: Sequence[SentencePieceTokenizer], start_step: int = 0,
+def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
                 num_steps: int | None = None) -> Iterator[dict]:
     """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps)."""
     d = cfg.data
-    tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None)
+    tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None,
+                        cfg.text.precomputed)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
 
 

@@ -18,7 +18,9 @@ class TextToVideo(nnx.Module):
     sharded. Frozen encoders (the paper's setting) get no gradient and are left out of the optimizer."""
 
     def __init__(self, cfg: Config, *, rngs: nnx.Rngs):
-        self.text_encoders = nnx.List([build_encoder(e, rngs=rngs) for e in cfg.text.encoders])  # None: external
+        # None: the encoder's outputs arrive with the batch (an external encoder, or text.precomputed)
+        self.text_encoders = nnx.List([None if cfg.text.precomputed and not e.trainable else build_encoder(e, rngs=rngs)
+                                       for e in cfg.text.encoders])
         with use_rules(VIDEO_RULES):
             self.backbone = MovieGenVideo(cfg.model, [e.width for e in cfg.text.encoders], rules=VIDEO_RULES,
                                           rngs=rngs)

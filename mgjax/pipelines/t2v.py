@@ -47,6 +47,12 @@ class T2VSampler:
             which = "ema" if use_ema else "params"
             restored = ckpt.restore({which: params, "rest": rest}, items=(which, "rest"))
         ckpt.close()
+        self.embedder = None
+        if cfg.text.precomputed:  # the model was trained on precomputed outputs: run the frozen encoders here
+            from mgjax.models.text.embedder import TextEmbedder
+
+            with jax.set_mesh(self.mesh):
+                self.embedder = TextEmbedder(cfg.text.encoders, self.tokenizers)
         self.step = ckpt.latest_step()
         self.weights = (restored[which], restored["rest"])
         self.velocity = _velocity(self.graphdef, cfg.flow)
@@ -55,6 +61,8 @@ class T2VSampler:
         d = self.cfg.data
         if d.fps_prefix:
             prompts = [with_fps_prefix(p, d.fps) for p in prompts]
+        if self.embedder is not None:
+            return self.embedder.embed(list(prompts))
         return [(t.ids, t.mask) for t in encode_prompts(list(prompts), self.cfg.text.encoders, self.tokenizers)]
 
     def sample(self, prompts: Sequence[str], seed: int | None = None, num_steps: int | None = None,

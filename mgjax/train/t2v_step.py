@@ -29,11 +29,15 @@ def pixels_to_unit(video: jax.Array) -> jax.Array:
 
 
 def drop_text(tokens, null_tokens, key: jax.Array, prob: float):
-    """Replace each sample's prompt by the empty prompt with probability `prob` (for classifier-free guidance)."""
+    """Replace each sample's prompt by the empty prompt with probability `prob` (for classifier-free guidance).
+    Entries are (ids (b, m), mask) or, precomputed, (hidden (b, m, d), mask)."""
     batch = tokens[0][0].shape[0]
     drop = jax.random.bernoulli(key, prob, (batch,))
-    return [(jnp.where(drop[:, None], null_ids, ids), jnp.where(drop[:, None], null_mask, mask))
-            for (ids, mask), (null_ids, null_mask) in zip(tokens, null_tokens)]
+
+    def pick(null, x):
+        return jnp.where(drop.reshape((batch,) + (1,) * (x.ndim - 1)), null.astype(x.dtype), x)
+
+    return [(pick(null_x, x), pick(null_mask, mask)) for (x, mask), (null_x, null_mask) in zip(tokens, null_tokens)]
 
 
 def flow_matching_loss(graphdef, params, rest, batch, key, *, cfg: Config, codec: LatentCodec, null_tokens):

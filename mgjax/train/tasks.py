@@ -44,7 +44,12 @@ class Task:
 
 
 def null_prompt_tokens(cfg: Config, tokenizers) -> list[tuple[jax.Array, jax.Array]]:
-    """The empty prompt per encoder, (1, m): the unconditional input of classifier-free guidance."""
+    """The empty prompt per encoder, (1, m): the unconditional input of classifier-free guidance (with
+    text.precomputed: the encoders' outputs for it, (1, m, d), stored beside the latent records)."""
+    if cfg.text.precomputed:
+        from mgjax.data.latent_records import load_null_text
+
+        return [(jnp.asarray(h), jnp.asarray(m)) for h, m in load_null_text(cfg.data.latents_path)]
     return [(jnp.asarray(t.ids), jnp.asarray(t.mask)) for t in encode_prompts([""], cfg.text.encoders, tokenizers)]
 
 
