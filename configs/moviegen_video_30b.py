@@ -11,7 +11,8 @@ allocated on CPU.
 """
 
 from mgjax.config import (CodecConfig, Config, DataConfig, MeshConfig, OptimConfig, SampleConfig, TextConfig,
-                          TextEncoderConfig, VideoModelConfig)
+                          VideoModelConfig)
+from mgjax.config.text_presets import text_encoder
 
 
 def get_config() -> Config:
@@ -20,17 +21,9 @@ def get_config() -> Config:
         model=VideoModelConfig(num_layers=48, width=6144, ffn_width=16384, num_heads=48, patch_size=(1, 2, 2),
                                in_channels=16, max_patches=(32, 64, 64), dtype="bfloat16", remat="full"),
         text=TextConfig(encoders=(
-            # UL2 20B's encoder (google/ul2; gated SiLU), FSDP-sharded; 300 tokens (MindSpore's choice).
-            TextEncoderConfig(name="ul2", vocab_size=32128, width=4096, num_layers=32, num_heads=16, head_dim=256,
-                              ffn_width=16384, activation="silu", max_length=300),
-            # ByT5-small's encoder (google/byt5-small; gated GELU) on the prompt's quoted spans only; 100 bytes.
-            TextEncoderConfig(name="byt5", vocab_size=384, width=1472, num_layers=12, num_heads=6, head_dim=64,
-                              ffn_width=3584, activation="gelu_tanh", max_length=100, input="quoted",
-                              tokenizer="byte"),
-            # Long-prompt MetaCLIP: the text tower of MetaCLIP 2.5B (ViT-bigG-14, QuickGELU) with 256 positions.
-            TextEncoderConfig(name="metaclip", kind="clip", vocab_size=49408, width=1280, num_layers=32,
-                              num_heads=20, head_dim=64, ffn_width=5120, activation="quick_gelu", norm_eps=1e-5,
-                              max_length=256, projection_dim=1280, tokenizer="clip_bpe"),
+            text_encoder("ul2"),  # UL2 20B's encoder, FSDP-sharded; 300 tokens (MindSpore's choice)
+            text_encoder("byt5_small"),  # on the prompt's quoted spans only; 100 bytes
+            text_encoder("metaclip_bigg14", max_length=256),  # long-prompt MetaCLIP: 256 positions
         ), drop_prob=0.1),
         codec=CodecConfig(kind="tae", factors=(8, 8, 8), latent_channels=16),
         data=DataConfig(num_frames=256, height=768, width=768, fps=16, fps_prefix=True, batch_size=512),

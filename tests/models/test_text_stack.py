@@ -66,3 +66,21 @@ def test_all_bench_prompts_run_through_the_three_encoder_stack(devices, tmp_path
             assert out.shape == latent_shape
             total += float(jnp.abs(out).sum())
     assert np.isfinite(total)
+
+
+def test_ul2_is_fsdp_sharded_the_others_replicated_and_all_frozen(devices, tmp_path):
+    """Paper Fig. 8: UL2 under FSDP, ByT5 and MetaCLIP replicated; frozen encoders are outside the optimizer."""
+    from mgjax.models.t2v import trainable_filter
+
+    base = three_encoder_config(write_clip_vocab(tmp_path / "clip"))
+    cfg = dataclasses.replace(base, mesh=MeshConfig(data=1, fsdp=-1))
+    with jax.set_mesh(make_mesh(cfg.mesh, devices)):
+        model = TextToVideo(cfg, rngs=nnx.Rngs(0))
+    ul2, byt5, clip = model.text_encoders
+    assert "fsdp" in str(ul2.layers[0].q.kernel[...].sharding.spec)
+    assert ul2.layers[0].q.kernel[...].addressable_shards[0].data.shape[0] == 16 // 8
+    for enc in (byt5, clip):
+        for _, var in nnx.to_flat_state(nnx.state(enc, nnx.Param)):
+            assert var[...].sharding.is_fully_replicated
+    trainable = nnx.state(model, trainable_filter(cfg))
+    assert "text_encoders" not in trainable and "backbone" in trainable
