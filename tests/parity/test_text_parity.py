@@ -14,6 +14,7 @@ import json
 import logging
 import pathlib
 import subprocess
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +46,7 @@ CORPUS_MODULES = ("argparse", "collections", "json", "random", "statistics", "te
 
 def corpus_lines() -> list[str]:
     lines = []
+    warnings.simplefilter("ignore", DeprecationWarning)  # typing.io / typing.re docstrings
     for name in CORPUS_MODULES:
         module = importlib.import_module(name)
         for _, obj in [(None, module)] + inspect.getmembers(module):
@@ -120,6 +122,8 @@ def test_tokenizers_match_transformers_on_all_bench_prompts(reference, caplog):
         rows = np.flatnonzero(~(batch.ids == ids).all(1) | ~(batch.mask == mask).all(1))
         assert rows.size == 0, f"{name}: {rows.size} prompts differ, first {prompts[rows[0]]!r}"
         over = int((ref[f"{name}/lengths"] > MAX_LENGTH[name]).sum())
+        print(f"{name}: {over} of {len(prompts)} prompts exceed {MAX_LENGTH[name]} tokens "
+              f"(longest {int(ref[f'{name}/lengths'].max())})")
         assert batch.num_truncated == over, name  # truncation is counted exactly ...
         if over:  # ... and reported
             assert any(f"exceed {order[('t5', 'byt5', 'clip').index(name)].name}'s" in r.message
