@@ -46,13 +46,14 @@ CORPUS_MODULES = ("argparse", "collections", "json", "random", "statistics", "te
 
 def corpus_lines() -> list[str]:
     lines = []
-    warnings.simplefilter("ignore", DeprecationWarning)  # typing.io / typing.re docstrings
-    for name in CORPUS_MODULES:
-        module = importlib.import_module(name)
-        for _, obj in [(None, module)] + inspect.getmembers(module):
-            doc = inspect.getdoc(obj) if obj is not None else None
-            if doc:
-                lines += [l.strip() for l in doc.splitlines() if len(l.strip()) > 20]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # typing.io / typing.re docstrings
+        for name in CORPUS_MODULES:
+            module = importlib.import_module(name)
+            for obj in [module] + [o for _, o in inspect.getmembers(module)]:
+                doc = inspect.getdoc(obj)
+                if doc:
+                    lines += [l.strip() for l in doc.splitlines() if len(l.strip()) > 20]
     return list(dict.fromkeys(lines))
 
 
