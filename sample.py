@@ -19,6 +19,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="Euler steps (default sample.num_steps)")
     parser.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
+    parser.add_argument("--camera-motion", default=None,
+                        help="prepend the camera-motion prefix, e.g. 'pan left' (mgjax.models.text.prompts)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     from mgjax.cli import set_global_flags
@@ -33,8 +35,13 @@ def main(argv=None) -> int:
     cfg = load_config(args.config, args.set)
     if args.steps is not None and args.steps < 2:
         raise UserError(f"--steps must be at least 2, got {args.steps}")
+    texts = args.prompt
+    if args.camera_motion:
+        from mgjax.models.text.prompts import with_camera_prefix
+
+        texts = [with_camera_prefix(p, args.camera_motion) for p in args.prompt]  # checked before loading the model
     sampler = T2VSampler(cfg, args.workdir)
-    videos = sampler.sample(args.prompt, seed=args.seed, num_steps=args.steps, cfg_scale=args.cfg)
+    videos = sampler.sample(texts, seed=args.seed, num_steps=args.steps, cfg_scale=args.cfg)
     for i, (prompt, video) in enumerate(zip(args.prompt, videos)):
         if args.out:
             out = pathlib.Path(args.out)

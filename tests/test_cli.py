@@ -21,6 +21,10 @@ def run(*args):
      "error: mesh data=3 fsdp=1 tensor=1 context=1 needs 3 devices but 1 are available"),
     (["sample.py", "--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--workdir", "/nonexistent/run", "--prompt", "x"],
      "error: no checkpoint found in '/nonexistent/run/checkpoints'"),
+    (["sample.py", "--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--workdir", "/nonexistent/run", "--prompt", "x",
+      "--camera-motion", "barrel roll"], "error: unknown camera motion 'barrel roll'; valid: static, pan left"),
+    (["train.py", "--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--set", "text.encoders.0.tokenizer=clip_bpe"],
+     "error: text.encoders.0.tokenizer='clip_bpe' does not fit kind='t5'; valid: sentencepiece, byte"),
 ])
 def test_user_errors_are_one_line(args, fragment, tmp_path):
     result = run(*args, *(["--workdir", str(tmp_path)] if args[0] == "train.py" else []))
