@@ -165,8 +165,18 @@ class DataConfig:
 
     # "moving_shapes": procedural clips, encoded by the codec inside the train step. "latents": precomputed latents
     # and captions (`python -m mgjax.data.latent_records`), as the paper caches TAE latents.
-    source: Literal["moving_shapes", "latents"] = "moving_shapes"
+    # "video_folder": real videos and images under `root` (mgjax/data/video_pipeline.py), bucketed by aspect ratio
+    # and duration.
+    source: Literal["moving_shapes", "latents", "video_folder"] = "moving_shapes"
     latents_path: str = ""
+    root: str = ""  # video_folder: the data root
+    manifest: str = ""  # video_folder: a JSONL manifest (relative to root); empty: a .txt caption beside each file
+    # (height, width) per aspect bucket: the paper's 5 at 768 px (16:9, 9:16, 1:1, 4:3, 3:4; sides divisible by 16)
+    aspect_sizes: tuple[tuple[int, int], ...] = ((576, 1024), (1024, 576), (768, 768), (672, 896), (896, 672))
+    # (frames, min seconds, max seconds) per duration bucket (v1 Table 2): fps = frames / clip seconds, 16-32
+    duration_buckets: tuple[tuple[int, float, float], ...] = ((256, 10.67, 16.0), (192, 8.0, 10.67), (128, 4.0, 8.0))
+    token_budget: int = 0  # video_folder: >0 sizes each bucket's batch to this many backbone tokens; 0: batch_size
+    max_bad_samples: int = 100  # video_folder: unique unreadable files tolerated before the run stops
     num_frames: int = 256
     height: int = 768
     width: int = 768

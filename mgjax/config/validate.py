@@ -86,6 +86,8 @@ def validate(cfg: Config) -> None:
         for name in ("vocab_size", "width", "num_layers", "num_heads", "head_dim", "ffn_width", "max_length"):
             _positive(f"text.encoders.{i}.{name}", getattr(e, name))
         _validate_text_encoder(f"text.encoders.{i}", e)
+    if d.source == "video_folder":
+        _validate_video_folder(d, c, m)
     if cfg.text.precomputed and (d.source != "latents" or any(e.trainable for e in cfg.text.encoders)):
         raise UserError("text.precomputed reads frozen encoders' outputs from latent records: it needs "
                         "data.source=latents and no trainable encoder")
@@ -129,3 +131,21 @@ def _validate_text_encoder(where: str, e) -> None:
         raise UserError(f"{where}.max_length ({e.max_length}) leaves no room for text between the special tokens")
     if e.projection_dim < 0:
         raise UserError(f"{where}.projection_dim must be >= 0, got {e.projection_dim}")
+
+
+def _validate_video_folder(d, c, m) -> None:
+    if not d.root:
+        raise UserError("data.source=video_folder needs data.root (a directory of videos/images with captions)")
+    step = (c.factors[1] * m.patch_size[1], c.factors[2] * m.patch_size[2])
+    for h, w in d.aspect_sizes:
+        if h % step[0] or w % step[1]:
+            raise UserError(f"data.aspect_sizes entry {h}x{w} must be divisible by codec factor x patch size "
+                            f"({step[0]}x{step[1]})")
+    if not d.duration_buckets:
+        raise UserError("data.duration_buckets must list at least one (frames, min_s, max_s)")
+    for frames, lo, hi in d.duration_buckets:
+        if frames < 1 or not 0 < lo <= hi:
+            raise UserError(f"data.duration_buckets entry ({frames}, {lo}, {hi}) needs frames >= 1 and 0 < min_s <= "
+                            f"max_s")
+    if d.token_budget < 0 or d.max_bad_samples < 0:
+        raise UserError("data.token_budget and data.max_bad_samples must be >= 0")

@@ -84,10 +84,32 @@ def _iterate(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
     return iter(ds)
 
 
+class TokenizedBatches(Iterator[dict]):
+    """A video-folder pipeline with its captions tokenized in the main process; keeps the pipeline's state."""
+
+    def __init__(self, pipeline, tokenize: Tokenize):
+        self.pipeline, self.tokenize = pipeline, tokenize
+
+    def __next__(self) -> dict:
+        return self.tokenize(next(self.pipeline))
+
+    def get_state(self) -> dict:
+        return self.pipeline.get_state()
+
+    def close(self) -> None:
+        self.pipeline.close()
+
+
 def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
-                num_steps: int | None = None) -> Iterator[dict]:
-    """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps)."""
+                num_steps: int | None = None, state: dict | None = None) -> Iterator[dict]:
+    """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps). A video
+    folder resumes from `state` (its saved iterator state) when given."""
     d = cfg.data
+    if d.source == "video_folder":  # captions already carry their own FPS prefix (it varies by bucket)
+        from mgjax.data.video_pipeline import VideoFolderBatches
+
+        pipeline = VideoFolderBatches(cfg, start_step, num_steps, state)
+        return TokenizedBatches(pipeline, Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None))
     tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None,
                         cfg.text.precomputed)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
@@ -100,6 +122,10 @@ def _video_only(batch: dict) -> dict:
 def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None) -> Iterator[dict]:
     """Caption-free batches {"video": uint8 (b, t, h, w, 3)} for autoencoder training, on the same step-indexed
     schedule (every `image_every`-th batch holds one-frame images)."""
+    if cfg.data.source == "video_folder":
+        from mgjax.data.video_pipeline import VideoFolderBatches
+
+        return map(_video_only, VideoFolderBatches(cfg, start_step, num_steps))
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(_video_only), cfg.data)
 
 

@@ -53,6 +53,11 @@ class Checkpointer:
         restored = self.manager.restore(step, args=ocp.args.Composite(**args))
         return {k: _unboxed(restored[k], target[k]) if k in args else target[k] for k in items}
 
+    def restore_meta(self, step: int | None = None) -> dict:
+        """The JSON metadata saved with a step (config name, task, data-pipeline state)."""
+        step = self.latest_step() if step is None else step
+        return dict(self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"] or {})
+
     def wait(self) -> None:
         self.manager.wait_until_finished()
 

@@ -38,31 +38,42 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
         task = build_task(cfg, workdir)
         state = task.state
         start = ckpt.latest_step() or 0
+        data_state = None
         if start:
             state = dict(state, **ckpt.restore(state))
+            data_state = ckpt.restore_meta(start).get("data")
             print(f"resumed from step {start} in {ckpt.directory}", flush=True)
         shardings = state_shardings(state)
         compiled: dict = {}  # one jitted step per training phase
-        batches = task.batches(start)
-        t0, sums, count = time.time(), {}, 0
-        end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
-        for step in range(start, end):
-            phase = task.phase(step)
-            if phase not in compiled:
-                compiled[phase] = jax.jit(task.make_step(phase), donate_argnums=(0,), out_shardings=(shardings, None))
-            state, metrics = compiled[phase](state, put_batch(next(batches), mesh, task.rules))
-            for k, v in metrics.items():  # stays on device until logged
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            done = step + 1
-            if done % cfg.train.log_every == 0 or done == cfg.train.steps:
-                elapsed = time.time() - t0
-                last = {k: float(v) / count for k, v in sums.items()}  # waits for the device
-                last.update(lr=float(lr(step)), steps_per_s=count / max(elapsed, 1e-9))
-                writer.write(done, last)
-                t0, sums, count = time.time(), {}, 0
-            if done % cfg.train.checkpoint_every == 0 or done == end:
-                ckpt.save(done, state, meta={"config": cfg.name, "task": cfg.task, "step": done})
-        ckpt.close()
-    writer.close()
+        batches = task.batches(start, data_state)
+        try:  # on any error (e.g. the bad-data budget) pending async saves still complete
+            t0, sums, count = time.time(), {}, 0
+            end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
+            for step in range(start, end):
+                phase = task.phase(step)
+                if phase not in compiled:
+                    compiled[phase] = jax.jit(task.make_step(phase), donate_argnums=(0,),
+                                              out_shardings=(shardings, None))
+                state, metrics = compiled[phase](state, put_batch(next(batches), mesh, task.rules))
+                for k, v in metrics.items():  # stays on device until logged
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                done = step + 1
+                if done % cfg.train.log_every == 0 or done == cfg.train.steps:
+                    elapsed = time.time() - t0
+                    last = {k: float(v) / count for k, v in sums.items()}  # waits for the device
+                    last.update(lr=float(lr(step)), steps_per_s=count / max(elapsed, 1e-9))
+                    writer.write(done, last)
+                    t0, sums, count = time.time(), {}, 0
+                if done % cfg.train.checkpoint_every == 0 or done == end:
+                    meta = {"config": cfg.name, "task": cfg.task, "step": done}
+                    if task.data_state() is not None:
+                        meta["data"] = task.data_state()
+                    ckpt.save(done, state, meta=meta)
+        finally:
+            ckpt.close()
+            writer.close()
+            close = getattr(batches, "close", None)
+            if close:
+                close()
     return last

@@ -39,8 +39,12 @@ class Task:
     def make_step(self, phase: Hashable) -> Callable:
         raise NotImplementedError
 
-    def batches(self, start_step: int) -> Iterator[dict]:
+    def batches(self, start_step: int, data_state: dict | None = None) -> Iterator[dict]:
         raise NotImplementedError
+
+    def data_state(self) -> dict | None:
+        """The input pipeline's state to checkpoint (None: the stream is a function of the step alone)."""
+        return None
 
 
 def null_prompt_tokens(cfg: Config, tokenizers) -> list[tuple[jax.Array, jax.Array]]:
@@ -71,8 +75,13 @@ class TextToVideoTask(Task):
         return make_train_step(self.graphdef, self.cfg, self.codec, self.tx,
                                null_prompt_tokens(self.cfg, self.tokenizers))
 
-    def batches(self, start_step):
-        return t2v_batches(self.cfg, self.tokenizers, start_step=start_step)
+    def batches(self, start_step, data_state=None):
+        self._batches = t2v_batches(self.cfg, self.tokenizers, start_step=start_step, state=data_state)
+        return self._batches
+
+    def data_state(self):
+        get = getattr(getattr(self, "_batches", None), "get_state", None)
+        return get() if get else None
 
 
 def build_tae(cfg: Config, seed: int = 0) -> TemporalAutoencoder:
@@ -104,7 +113,7 @@ class TAETask(Task):
         return make_tae_train_step(self.graphdef, self.disc_graphdef, self.cfg, self.tx, self.disc_tx, phase,
                                    self.perceptual)
 
-    def batches(self, start_step):
+    def batches(self, start_step, data_state=None):
         return video_batches(self.cfg, start_step=start_step)
 
 

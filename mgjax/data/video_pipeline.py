@@ -1,0 +1,233 @@
+"""The Grain pipeline over a folder of videos and images: bucketed batches, decoded in worker processes, sharded by
+JAX process, resumable from a saved iterator state, and tolerant of bad files up to a budget.
+
+At start-up every file is probed (threads; PyAV releases the GIL) and assigned a bucket; unreadable and too-short
+files are bad from the start. Step s of training is a pure function of (config, s): epoch e = s // L (L batches per
+epoch) draws a seeded permutation of each bucket, cuts it into that bucket's batches and shuffles all batches
+together; every `image_every`-th step draws from the images' plan instead. A worker decodes its process's slice of the
+batch; a file that fails to decode is named in the batch's `bad` list and replaced by the next sample of the same
+bucket, so the batch still stacks. In the main process `BadDataMonitor` counts unique bad files, warns with their
+names, and stops the run with a clear message past `data.max_bad_samples`.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import functools
+import logging
+import pathlib
+from typing import Iterator
+
+import grain
+import jax
+import numpy as np
+
+from mgjax.config.schema import Config, DataConfig
+from mgjax.data.buckets import Bucket, assign, batch_size
+from mgjax.data.video_files import (BadSample, MediaInfo, MediaItem, caption_ok, decode_clip, decode_image,
+                                    inside_root, probe, scan)
+from mgjax.errors import UserError
+from mgjax.models.text.prompts import build_prompt
+
+log = logging.getLogger(__name__)
+
+
+class BadDataBudgetExceeded(UserError):
+    """More unique bad files than data.max_bad_samples."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    item: MediaItem
+    info: MediaInfo
+    bucket: Bucket
+    length: float  # clip seconds (0 for images)
+
+
+def build_index(d: DataConfig) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """Probe every listed file -> (usable entries in path order, [(path, reason)] for the unusable)."""
+    root = pathlib.Path(d.root)
+    items, bad = scan(root, d.manifest or None)
+
+    def check(item: MediaItem) -> Entry | tuple[str, str]:
+        try:
+            caption_ok(item.caption)
+            info = probe(inside_root(root, item.path))
+            bucket, length = assign(info, d.aspect_sizes, d.duration_buckets)
+            return Entry(item, info, bucket, length)
+        except BadSample as e:
+            return item.path, str(e)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(check, items))
+    entries = [r for r in results if isinstance(r, Entry)]
+    bad += [r for r in results if not isinstance(r, Entry)]
+    return sorted(entries, key=lambda e: e.item.path), bad
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The batches of one kind (videos or images): per bucket, its entry ids and batch size."""
+
+    buckets: tuple[tuple[Bucket, tuple[int, ...], int], ...]  # (bucket, entry ids, batch size)
+    seed: int
+
+    @functools.cached_property
+    def batches_per_epoch(self) -> int:
+        return sum(len(ids) // bs for _, ids, bs in self.buckets)
+
+    @functools.lru_cache(maxsize=4)
+    def epoch(self, e: int) -> tuple[tuple[int, tuple[int, ...], int], ...]:
+        """[(bucket index, permuted ids, batch start)] for every batch of epoch e, in a seeded order."""
+        batches = []
+        for b, (_, ids, bs) in enumerate(self.buckets):
+            perm = tuple(np.random.default_rng([self.seed, e, b]).permutation(np.array(ids, np.int64)).tolist())
+            batches += [(b, perm, i * bs) for i in range(len(ids) // bs)]
+        order = np.random.default_rng([self.seed, e, 1_000_003]).permutation(len(batches))
+        return tuple(batches[i] for i in order)
+
+
+def make_plan(entries: list[Entry], images: bool, d: DataConfig, factors, patch, multiple: int) -> Plan | None:
+    groups: dict[Bucket, list[int]] = collections.defaultdict(list)
+    for i, e in enumerate(entries):
+        if e.info.is_image == images:
+            groups[e.bucket].append(i)
+    buckets = []
+    for bucket in sorted(groups, key=lambda b: b.key):
+        bs = batch_size(bucket, d.token_budget, factors, patch, multiple) if d.token_budget else d.batch_size
+        if len(groups[bucket]) < bs:
+            log.warning("bucket %s has %d samples, fewer than its batch of %d: unused", bucket.key,
+                        len(groups[bucket]), bs)
+        buckets.append((bucket, tuple(groups[bucket]), bs))
+    plan = Plan(tuple(buckets), d.seed + (1 if images else 0))
+    return plan if plan.batches_per_epoch else None
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeStep:
+    """step -> this process's slice of the step's batch: {"video": uint8 (b, t, h, w, 3), "caption": (b,) str,
+    "bad": (k, 2) str [path, reason]}. Runs in Grain worker processes (picklable, no JAX)."""
+
+    root: str
+    entries: tuple[Entry, ...]
+    videos: Plan | None
+    images: Plan | None
+    image_every: int
+    fps_prefix: bool
+    seed: int
+    process_index: int
+    process_count: int
+
+    def plan_for(self, step: int) -> tuple[Plan, int]:
+        k = self.image_every
+        if self.images is not None and (self.videos is None or (k and step % k == k - 1)):
+            return self.images, (step // k if self.videos is not None else step)
+        return self.videos, (step - step // k if k and self.images is not None else step)
+
+    def __call__(self, step: int) -> dict:
+        plan, index = self.plan_for(int(step))
+        epoch, j = divmod(index, plan.batches_per_epoch)
+        b, perm, start = plan.epoch(epoch)[j]
+        bucket, _, bs = plan.buckets[b]
+        per = bs // self.process_count
+        wanted = perm[start + self.process_index * per: start + (self.process_index + 1) * per]
+        spare = iter(perm[start + bs:] + perm[:start])  # replacements, in the epoch's order
+        frames, captions, bad = [], [], []
+        for i in wanted:
+            while True:
+                try:
+                    video, caption = self.load(i, epoch)
+                    break
+                except BadSample as e:
+                    bad.append((self.entries[i].item.path, str(e)))
+                    i = next(spare, None)
+                    if i is None:
+                        raise UserError(f"bucket {bucket.key}: no decodable sample left to fill a batch") from None
+            frames.append(video)
+            captions.append(caption)
+        return {"video": np.stack(frames), "caption": np.array(captions),
+                "bad": np.array(bad, dtype=str).reshape(-1, 2)}
+
+    def load(self, i: int, epoch: int) -> tuple[np.ndarray, str]:
+        e = self.entries[i]
+        path = pathlib.Path(self.root) / e.item.path
+        b = e.bucket
+        if e.info.is_image:
+            return decode_image(path, b.height, b.width), build_prompt(e.item.caption,
+                                                                       camera_motion=e.item.camera_motion or None)
+        rng = np.random.default_rng([self.seed, epoch, i])
+        start = float(rng.uniform(0.0, max(e.info.duration - e.length, 0.0)))
+        fps = b.frames / e.length
+        video = decode_clip(path, start, b.frames, fps, b.height, b.width)
+        prompt = build_prompt(e.item.caption, fps=round(fps) if self.fps_prefix else None,
+                              camera_motion=e.item.camera_motion or None)
+        return video, prompt
+
+
+class BadDataMonitor:
+    """Counts unique bad files (start-up and decode), warns naming the new ones, and stops past the budget."""
+
+    def __init__(self, budget: int, seen: list[str] | None = None):
+        self.budget = budget
+        self.bad: dict[str, str] = dict.fromkeys(seen or [], "")
+
+    def see(self, bad: list[tuple[str, str]] | np.ndarray) -> None:
+        new = [(str(p), str(r)) for p, r in bad if str(p) not in self.bad]
+        if not new:
+            return
+        for p, r in new:
+            self.bad[p] = r
+        shown = "; ".join(f"{p}: {r}" for p, r in new[:20]) + (f"; ... {len(new) - 20} more" if len(new) > 20 else "")
+        log.warning("skipped %d bad sample(s) (%d so far): %s", len(new), len(self.bad), shown)
+        if len(self.bad) > self.budget:
+            raise BadDataBudgetExceeded(
+                f"{len(self.bad)} bad samples exceed data.max_bad_samples={self.budget} (latest: {shown}); fix or "
+                f"remove them, or raise the budget. Checkpoints already written are kept.")
+
+    def state(self) -> list[str]:
+        return sorted(self.bad)
+
+
+class VideoFolderBatches(Iterator[dict]):
+    """The iterator training consumes: {"video", "caption"} per step, bad files counted. Because step s's batch is a
+    pure function of s, the iterator's state is its next step plus the bad files seen so far: `get_state()` goes into
+    the checkpoint, and a pipeline built with that state continues the exact stream (any number of workers)."""
+
+    def __init__(self, cfg: Config, start_step: int = 0, num_steps: int | None = None, state: dict | None = None,
+                 devices_per_batch: int = 1):
+        d = cfg.data
+        entries, bad = build_index(d)
+        if state is not None:
+            start_step = int(state["step"])
+        self.monitor = BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None)
+        multiple = max(devices_per_batch, jax.process_count())
+        plans = [make_plan(entries, images, d, cfg.codec.factors, cfg.model.patch_size, multiple)
+                 for images in (False, True)]
+        if plans[0] is None and plans[1] is None:
+            raise UserError(f"no usable samples under {d.root!r} ({len(entries)} usable files, {len(bad)} bad)")
+        log.info("video folder %s: %d usable files, %d bad at start-up", d.root, len(entries), len(bad))
+        self.step_fn = DecodeStep(d.root, tuple(entries), plans[0], plans[1], d.image_every if plans[0] else 0,
+                                  d.fps_prefix, d.seed, jax.process_index(), jax.process_count())
+        stop = cfg.train.steps if num_steps is None else start_step + num_steps
+        ds = grain.MapDataset.range(start_step, max(stop, start_step)).map(self.step_fn).to_iter_dataset()
+        if d.num_workers > 0:
+            ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=d.num_workers))
+        self._it = iter(ds)
+        self.step = start_step
+        self.monitor.see(bad)
+
+    def __next__(self) -> dict:
+        batch = next(self._it)
+        self.step += 1
+        self.monitor.see(batch.pop("bad"))
+        return batch
+
+    def get_state(self) -> dict:
+        return {"step": self.step, "bad": self.monitor.state()}
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if close:
+            close()

@@ -1,0 +1,160 @@
+"""The video-folder pipeline on real mp4 files made here with PyAV, with broken files mixed in."""
+
+import dataclasses
+import json
+import logging
+import pathlib
+
+import av
+import numpy as np
+import pytest
+
+from conftest import micro_config
+from mgjax.data.buckets import Bucket, batch_size
+from mgjax.data.video_files import BadSample, decode_clip, probe, scan
+from mgjax.data.video_pipeline import BadDataBudgetExceeded, VideoFolderBatches, build_index
+from mgjax.errors import UserError
+
+NATIVE_FPS = 24
+
+
+def write_video(path: pathlib.Path, num_frames: int, height: int, width: int, fps: int = NATIVE_FPS,
+                faststart: bool = False, offset: int = 0) -> pathlib.Path:
+    """Frame k is uniformly grey at level 4 * (k + offset) % 256, so a decoded frame tells which source frame it is."""
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "10", "g": "12"}
+        for k in range(num_frames):
+            frame = np.full((height, width, 3), (4 * (k + offset)) % 256, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def data_config(root: pathlib.Path, **data):
+    cfg = micro_config()
+    d = dataclasses.replace(cfg.data, source="video_folder", root=str(root), aspect_sizes=((32, 48), (48, 32)),
+                            duration_buckets=((16, 1.5, 2.0), (8, 0.75, 1.5)), batch_size=2, fps_prefix=True,
+                            **data)
+    return dataclasses.replace(cfg, data=d, train=dataclasses.replace(cfg.train, steps=8))
+
+
+def make_corpus(root: pathlib.Path, bad: bool = True) -> dict[str, str]:
+    """4 landscape 2 s clips, 4 portrait 1 s clips, 2 images; plus (if `bad`) one file of each broken kind.
+    Returns {bad path: expected reason fragment}."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(4):
+        write_video(root / f"land{i}.mp4", 48, 48, 64, offset=10 * i)
+        (root / f"land{i}.txt").write_text(f"landscape clip {i}")
+        write_video(root / f"port{i}.mp4", 24, 64, 48, offset=10 * i)
+        (root / f"port{i}.txt").write_text(f"portrait clip {i}")
+    for i in range(2):
+        from PIL import Image
+        Image.fromarray(np.full((40, 60, 3), 50 * i, np.uint8)).save(root / f"img{i}.png")
+        (root / f"img{i}.txt").write_text(f"image {i}")
+    if not bad:
+        return {}
+    (root / "garbage.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    (root / "garbage.txt").write_text("noise")
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "empty.txt").write_text("nothing")
+    good = write_video(root / "cut.mp4", 48, 48, 64).read_bytes()  # moov atom at the end: the header is lost
+    (root / "cut.mp4").write_bytes(good[: len(good) // 2])
+    (root / "cut.txt").write_text("cut short")
+    write_video(root / "short.mp4", 6, 48, 64)  # 0.25 s: shorter than every duration bucket
+    (root / "short.txt").write_text("too short")
+    write_video(root / "latin1.mp4", 48, 48, 64)
+    (root / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    faststart = write_video(root / "tail.mp4", 48, 48, 64, faststart=True).read_bytes()  # header first: probes,
+    (root / "tail.mp4").write_bytes(faststart[: len(faststart) * 3 // 5])  # then fails to decode its second half
+    (root / "tail.txt").write_text("truncated tail")
+    return {"garbage.mp4": "undecodable", "empty.mp4": "zero-length", "cut.mp4": "undecodable",
+            "short.mp4": "too short", "latin1.mp4": "not UTF-8", "tail.mp4": "decode failed"}
+
+
+def test_decode_samples_frames_at_the_target_fps(tmp_path):
+    path = write_video(tmp_path / "v.mp4", 48, 48, 64)
+    info = probe(path)
+    assert (info.width, info.height, info.fps) == (64, 48, NATIVE_FPS) and abs(info.duration - 2.0) < 0.05
+    clip = decode_clip(path, start=0.5, num_frames=8, fps=8, height=32, width=48)  # every 3rd source frame from 12
+    assert clip.shape == (8, 32, 48, 3)
+    expect = 4 * (12 + 3 * np.arange(8))
+    np.testing.assert_allclose(clip.reshape(8, -1).mean(1), expect, atol=3)
+    with pytest.raises(BadSample, match="truncated"):
+        decode_clip(path, start=1.5, num_frames=16, fps=8, height=32, width=48)  # would run past the end
+
+
+def test_bad_files_are_skipped_counted_named_and_training_batches_still_stack(tmp_path, caplog):
+    expected = make_corpus(tmp_path / "data")
+    cfg = data_config(tmp_path / "data", max_bad_samples=10)
+    with caplog.at_level(logging.WARNING):
+        batches = VideoFolderBatches(cfg, num_steps=8)
+        seen = [next(batches) for _ in range(8)]
+        batches.close()
+    bad = batches.get_state()["bad"]
+    assert sorted(bad) == sorted(expected)  # every broken file found once, at start-up or when decoded
+    text = " ".join(r.message for r in caplog.records)
+    for path, reason in expected.items():
+        assert path in text and reason in text, (path, reason)
+    shapes = {b["video"].shape for b in seen}
+    assert shapes <= {(2, 16, 32, 48, 3), (2, 8, 48, 32, 3)}  # two buckets: 2 s landscape, 1 s portrait
+    captions = [c for b in seen for c in b["caption"]]
+    assert all(c.startswith("FPS-8 ") for c in captions)  # 16 frames over 2 s, 8 frames over 1 s
+    assert not any("truncated tail" in c for c in captions)
+
+
+def test_bad_sample_budget_stops_the_run_with_a_clear_message(tmp_path):
+    make_corpus(tmp_path / "data")
+    with pytest.raises(BadDataBudgetExceeded, match=r"exceed data.max_bad_samples=2.*raise the budget"):
+        batches = VideoFolderBatches(data_config(tmp_path / "data", max_bad_samples=2), num_steps=4)
+        for _ in range(4):
+            next(batches)
+
+
+def test_manifest_paths_must_stay_inside_the_root(tmp_path):
+    make_corpus(tmp_path / "data", bad=False)
+    manifest = tmp_path / "data" / "manifest.jsonl"
+    manifest.write_text(json.dumps({"path": "land0.mp4", "caption": "ok", "camera_motion": "pan left"}) + "\n")
+    items, _ = scan(tmp_path / "data", manifest)
+    assert items[0].camera_motion == "pan left"
+    for escape in ("../outside.mp4", "/etc/passwd", "sub/../../x.mp4"):
+        manifest.write_text(json.dumps({"path": escape, "caption": "x"}) + "\n")
+        with pytest.raises(UserError, match="leaves the data root"):
+            scan(tmp_path / "data", manifest)
+
+
+def test_images_mix_in_at_image_every_and_buckets_size_batches_by_tokens(tmp_path):
+    make_corpus(tmp_path / "data", bad=False)
+    cfg = data_config(tmp_path / "data", image_every=2)
+    entries, bad = build_index(cfg.data)
+    assert not bad and len(entries) == 10
+    batches = VideoFolderBatches(cfg, num_steps=4)
+    frames = [next(batches)["video"].shape[1] for _ in range(4)]
+    assert frames[1] == frames[3] == 1 and frames[0] > 1 and frames[2] > 1
+    # token budget: 16 frames of 32x48 under (1, 4, 4) x (1, 2, 2) -> 16 x 4 x 6 = 384 tokens per sample
+    assert batch_size(Bucket(16, 32, 48), 1000, (1, 4, 4), (1, 2, 2)) == 2
+    assert batch_size(Bucket(1, 32, 48), 1000, (1, 4, 4), (1, 2, 2)) == 41
+    assert batch_size(Bucket(1, 32, 48), 1000, (1, 4, 4), (1, 2, 2), multiple=8) == 40
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resumed_stream_equals_the_uninterrupted_stream(tmp_path, workers):
+    make_corpus(tmp_path / "data")
+    cfg = data_config(tmp_path / "data", num_workers=workers, max_bad_samples=10, image_every=3)
+    full = VideoFolderBatches(cfg, num_steps=7)
+    stream = [next(full) for _ in range(7)]
+    full.close()
+    first = VideoFolderBatches(cfg, num_steps=3)
+    for _ in range(3):
+        next(first)
+    state = json.loads(json.dumps(first.get_state()))  # what the checkpoint stores
+    first.close()
+    resumed = VideoFolderBatches(cfg, num_steps=4, state=state)
+    for expect in stream[3:]:
+        got = next(resumed)
+        np.testing.assert_array_equal(got["video"], expect["video"])
+        assert list(got["caption"]) == list(expect["caption"])
+    resumed.close()
+    assert resumed.get_state()["step"] == 7
