@@ -147,5 +147,10 @@ def _validate_video_folder(d, c, m) -> None:
         if frames < 1 or not 0 < lo <= hi:
             raise UserError(f"data.duration_buckets entry ({frames}, {lo}, {hi}) needs frames >= 1 and 0 < min_s <= "
                             f"max_s")
+    longest = max(f for f, _, _ in d.duration_buckets)
+    grid = (-(-longest // c.factors[0]) // m.patch_size[0], max(h for h, _ in d.aspect_sizes) // step[0],
+            max(w for _, w in d.aspect_sizes) // step[1])
+    if any(g > cap for g, cap in zip(grid, m.max_patches)):
+        raise UserError(f"the largest bucket needs {grid} patches (t, h, w) but model.max_patches is {m.max_patches}")
     if d.token_budget < 0 or d.max_bad_samples < 0:
         raise UserError("data.token_budget and data.max_bad_samples must be >= 0")

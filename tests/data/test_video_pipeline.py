@@ -158,3 +158,34 @@ def test_resumed_stream_equals_the_uninterrupted_stream(tmp_path, workers):
         assert list(got["caption"]) == list(expect["caption"])
     resumed.close()
     assert resumed.get_state()["step"] == 7
+
+
+@pytest.mark.slow
+def test_text_to_video_trains_on_a_video_folder_and_resumes_its_data_state(tmp_path, devices):
+    """Bucketed batches of different shapes through the shared loop; the checkpoint carries the data state."""
+    from mgjax.train.checkpoint import Checkpointer, checkpoint_dir
+    from mgjax.train.loop import train
+
+    expected = make_corpus(tmp_path / "data")
+    cfg = data_config(tmp_path / "data", max_bad_samples=10)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, max_patches=(16, 6, 6)),
+                              train=dataclasses.replace(cfg.train, steps=4, checkpoint_every=2, log_every=1))
+    train(cfg, tmp_path / "run", devices=devices[:1], verbose=False, stop_after=2)  # "preempted" after 2 steps
+    ckpt = Checkpointer(checkpoint_dir(tmp_path / "run"), async_save=False)
+    meta = ckpt.restore_meta(2)
+    ckpt.close()
+    assert meta["data"]["step"] == 2 and set(meta["data"]["bad"]) <= set(expected)
+    metrics = train(cfg, tmp_path / "run", devices=devices[:1], verbose=False)
+    assert np.isfinite(metrics["loss"])
+
+
+def test_video_folder_configs_are_checked_when_built(tmp_path):
+    from mgjax.config.validate import validate
+
+    cfg = data_config(tmp_path)
+    with pytest.raises(UserError, match=r"largest bucket needs \(16, 6, 6\) patches"):
+        validate(dataclasses.replace(cfg, sample=dataclasses.replace(cfg.sample, linear_steps=2)))
+    with pytest.raises(UserError, match="needs data.root"):
+        validate(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root="")))
+    with pytest.raises(UserError, match="divisible by codec factor x patch size"):
+        validate(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, aspect_sizes=((30, 48),))))
