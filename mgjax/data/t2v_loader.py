@@ -84,14 +84,17 @@ def _iterate(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
     return iter(ds)
 
 
-class TokenizedBatches(Iterator[dict]):
-    """A video-folder pipeline with its captions tokenized in the main process; keeps the pipeline's state."""
+class MappedBatches(Iterator[dict]):
+    """A video-folder pipeline with a main-process transform (tokenizing, dropping captions); keeps the pipeline's
+    state and its process-local batches."""
 
-    def __init__(self, pipeline, tokenize: Tokenize):
-        self.pipeline, self.tokenize = pipeline, tokenize
+    process_local = True
+
+    def __init__(self, pipeline, fn):
+        self.pipeline, self.fn = pipeline, fn
 
     def __next__(self) -> dict:
-        return self.tokenize(next(self.pipeline))
+        return self.fn(next(self.pipeline))
 
     def get_state(self) -> dict:
         return self.pipeline.get_state()
@@ -109,7 +112,7 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
         from mgjax.data.video_pipeline import VideoFolderBatches
 
         pipeline = VideoFolderBatches(cfg, start_step, num_steps, state)
-        return TokenizedBatches(pipeline, Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None))
+        return MappedBatches(pipeline, Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None))
     tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None,
                         cfg.text.precomputed)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
@@ -125,7 +128,7 @@ def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None
     if cfg.data.source == "video_folder":
         from mgjax.data.video_pipeline import VideoFolderBatches
 
-        return map(_video_only, VideoFolderBatches(cfg, start_step, num_steps))
+        return MappedBatches(VideoFolderBatches(cfg, start_step, num_steps), _video_only)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(_video_only), cfg.data)
 
 

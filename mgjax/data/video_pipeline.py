@@ -97,6 +97,8 @@ def make_plan(entries: list[Entry], images: bool, d: DataConfig, factors, patch,
     buckets = []
     for bucket in sorted(groups, key=lambda b: b.key):
         bs = batch_size(bucket, d.token_budget, factors, patch, multiple) if d.token_budget else d.batch_size
+        if bs % multiple:
+            raise UserError(f"data.batch_size ({bs}) must be a multiple of the JAX process count ({multiple})")
         if len(groups[bucket]) < bs:
             log.warning("bucket %s has %d samples, fewer than its batch of %d: unused", bucket.key,
                         len(groups[bucket]), bs)
@@ -193,7 +195,10 @@ class BadDataMonitor:
 class VideoFolderBatches(Iterator[dict]):
     """The iterator training consumes: {"video", "caption"} per step, bad files counted. Because step s's batch is a
     pure function of s, the iterator's state is its next step plus the bad files seen so far: `get_state()` goes into
-    the checkpoint, and a pipeline built with that state continues the exact stream (any number of workers)."""
+    the checkpoint, and a pipeline built with that state continues the exact stream (any number of workers). Each
+    JAX process reads its own slice of every batch (`process_local`)."""
+
+    process_local = True
 
     def __init__(self, cfg: Config, start_step: int = 0, num_steps: int | None = None, state: dict | None = None,
                  devices_per_batch: int = 1):

@@ -53,7 +53,18 @@ def batch_sharding(mesh: jax.sharding.Mesh, ndim: int, rules: Rules, batch_size:
     return NamedSharding(mesh, P(*[_fit(batch_size, spec[0], mesh)] + [None] * (ndim - 1)))
 
 
-def put_batch(batch, mesh: jax.sharding.Mesh, rules: Rules):
-    """Place a host batch pytree, sharding every leaf's leading dimension (the same batch on every process here;
-    per-host assembly arrives with the data pipeline issue)."""
+def put_batch(batch, mesh: jax.sharding.Mesh, rules: Rules, process_local: bool = False):
+    """Place a host batch pytree as global arrays, sharding every leaf's leading (batch) dimension.
+
+    process_local=False: every process holds the same whole batch (Moving Shapes, cached latents). True: each process
+    holds its own slice of the global batch (a real-data pipeline reads disjoint shards per host), and the global
+    array is assembled from the slices in process order."""
+    if process_local:
+        def put(v):
+            v = np.asarray(v)
+            global_shape = (v.shape[0] * jax.process_count(),) + v.shape[1:]
+            sharding = batch_sharding(mesh, v.ndim, rules, global_shape[0])
+            return jax.make_array_from_process_local_data(sharding, v, global_shape)
+
+        return jax.tree.map(put, batch)
     return jax.tree.map(lambda v: jax.device_put(v, batch_sharding(mesh, np.ndim(v), rules, np.shape(v)[0])), batch)

@@ -54,7 +54,8 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
                 if phase not in compiled:
                     compiled[phase] = jax.jit(task.make_step(phase), donate_argnums=(0,),
                                               out_shardings=(shardings, None))
-                state, metrics = compiled[phase](state, put_batch(next(batches), mesh, task.rules))
+                batch = put_batch(next(batches), mesh, task.rules, getattr(batches, "process_local", False))
+                state, metrics = compiled[phase](state, batch)
                 for k, v in metrics.items():  # stays on device until logged
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1

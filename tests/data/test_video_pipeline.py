@@ -35,9 +35,9 @@ def write_video(path: pathlib.Path, num_frames: int, height: int, width: int, fp
 
 def data_config(root: pathlib.Path, **data):
     cfg = micro_config()
+    data = {"batch_size": 2, **data}
     d = dataclasses.replace(cfg.data, source="video_folder", root=str(root), aspect_sizes=((32, 48), (48, 32)),
-                            duration_buckets=((16, 1.5, 2.0), (8, 0.75, 1.5)), batch_size=2, fps_prefix=True,
-                            **data)
+                            duration_buckets=((16, 1.5, 2.0), (8, 0.75, 1.5)), fps_prefix=True, **data)
     return dataclasses.replace(cfg, data=d, train=dataclasses.replace(cfg.train, steps=8))
 
 
@@ -189,3 +189,35 @@ def test_video_folder_configs_are_checked_when_built(tmp_path):
         validate(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root="")))
     with pytest.raises(UserError, match="divisible by codec factor x patch size"):
         validate(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, aspect_sizes=((30, 48),))))
+
+
+@pytest.mark.multiprocess
+def test_two_processes_read_disjoint_shards_and_assemble_the_global_batch(tmp_path):
+    """jax.distributed on localhost: each process decodes half of every batch; the assembled global array equals the
+    batch one process reads alone."""
+    import os
+    import subprocess
+    import sys
+
+    import portpicker
+
+    make_corpus(tmp_path / "data")
+    out = tmp_path / "out"
+    out.mkdir()
+    port = portpicker.pick_unused_port()
+    script = pathlib.Path(__file__).with_name("two_process_batch.py")
+    env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
+    procs = [subprocess.Popen([sys.executable, str(script), str(port), str(i), str(tmp_path / "data"), str(out)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    logs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs[0][-3000:] + logs[1][-3000:]
+
+    single = VideoFolderBatches(data_config(tmp_path / "data", batch_size=4, max_bad_samples=10), num_steps=3)
+    for step in range(3):
+        expect = next(single)
+        got = np.load(out / f"step{step}.npz")
+        np.testing.assert_array_equal(got["video"], expect["video"])  # process 0's half, then process 1's
+        np.testing.assert_array_equal(got["local_video"], expect["video"][:len(got["local_video"])])
+        halves = [(out / f"captions_{i}_{step}.txt").read_text().splitlines() for i in range(2)]
+        assert halves[0] + halves[1] == list(expect["caption"])
+    single.close()
