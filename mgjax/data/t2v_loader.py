@@ -14,6 +14,7 @@ import grain
 
 from mgjax.config.schema import Config, DataConfig, TextEncoderConfig
 from mgjax.data.moving_shapes import MovingShapes
+from mgjax.errors import UserError
 from mgjax.models.text.prompts import with_fps_prefix
 from mgjax.models.text.stack import encode_prompts
 
@@ -113,8 +114,18 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
 
         pipeline = VideoFolderBatches(cfg, start_step, num_steps, state)
         return MappedBatches(pipeline, Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None))
-    tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), d.fps if d.fps_prefix else None,
-                        cfg.text.precomputed)
+    fps = d.fps if d.fps_prefix else None
+    if d.source == "latents":
+        from mgjax.data.latent_records import LatentSource
+
+        meta = LatentSource(d.latents_path).meta
+        if len(meta.get("latent_shapes", [None])) > 1:
+            raise UserError(f"latent records in {d.latents_path!r} hold several bucket shapes "
+                            f"{meta['latent_shapes']}; training on them needs one shape per run (bucketed latent "
+                            f"batches are not implemented yet: train from the video folder instead)")
+        if meta.get("captions_are_prompts"):  # a video folder's records: FPS prefixes already written
+            fps = None
+    tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), fps, cfg.text.precomputed)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
 
 

@@ -221,3 +221,40 @@ def test_two_processes_read_disjoint_shards_and_assemble_the_global_batch(tmp_pa
         halves = [(out / f"captions_{i}_{step}.txt").read_text().splitlines() for i in range(2)]
         assert halves[0] + halves[1] == list(expect["caption"])
     single.close()
+
+
+def test_precompute_from_a_video_folder_resumes_after_an_interruption(tmp_path, monkeypatch):
+    """Latent shards from a folder (one codec call per bucket shape, bad files skipped); an interrupted run keeps its
+    complete shards and the finished set equals an uninterrupted one."""
+    from mgjax.data import video_pipeline
+    from mgjax.data.latent_records import LatentSource, shard_files, write_latent_records
+
+    expected_bad = make_corpus(tmp_path / "data")
+    cfg = data_config(tmp_path / "data", max_bad_samples=10)
+    whole = write_latent_records(cfg, tmp_path / "whole", shard_size=4, batch=2)
+    assert whole["shards"] == 3 and whole["records"] == 10  # 11 probed files, tail.mp4 fails when decoded
+    assert whole["bad_samples"] == sorted(expected_bad) and whole["captions_are_prompts"]
+    assert sorted(map(tuple, whole["latent_shapes"])) == [(1, 8, 12, 48), (8, 12, 8, 48), (16, 8, 12, 48)]
+
+    real_load, calls = video_pipeline.DecodeStep.load, []
+
+    def flaky_load(self, i, epoch):
+        calls.append(i)
+        if len(calls) == 7:  # dies inside the second shard
+            raise KeyboardInterrupt
+        return real_load(self, i, epoch)
+
+    monkeypatch.setattr(video_pipeline.DecodeStep, "load", flaky_load)
+    with pytest.raises(KeyboardInterrupt):
+        write_latent_records(cfg, tmp_path / "resumed", shard_size=4, batch=2)
+    kept = shard_files(tmp_path / "resumed")
+    assert len(kept) == 1 and not (tmp_path / "resumed" / "meta.json").exists()
+    kept_time = kept[0].stat().st_mtime_ns
+    monkeypatch.setattr(video_pipeline.DecodeStep, "load", real_load)
+    meta = write_latent_records(cfg, tmp_path / "resumed", shard_size=4, batch=2)
+    assert meta["resumed_shards"] == 1 and kept[0].stat().st_mtime_ns == kept_time
+    a, b = LatentSource(tmp_path / "whole"), LatentSource(tmp_path / "resumed")
+    assert len(a) == len(b) == 10
+    for i in range(10):
+        np.testing.assert_array_equal(a[i]["latent"], b[i]["latent"])
+        assert a[i]["caption"] == b[i]["caption"]
