@@ -166,8 +166,9 @@ class DataConfig:
     # "moving_shapes": procedural clips, encoded by the codec inside the train step. "latents": precomputed latents
     # and captions (`python -m mgjax.data.latent_records`), as the paper caches TAE latents.
     # "video_folder": real videos and images under `root` (mgjax/data/video_pipeline.py), bucketed by aspect ratio
-    # and duration.
-    source: Literal["moving_shapes", "latents", "video_folder"] = "moving_shapes"
+    # and duration. "tfds": the same packed into a TFDS array_record dataset (`python -m mgjax.data.tfds_videos`;
+    # root = the built dataset's directory).
+    source: Literal["moving_shapes", "latents", "video_folder", "tfds"] = "moving_shapes"
     latents_path: str = ""
     root: str = ""  # video_folder: the data root
     manifest: str = ""  # video_folder: a JSONL manifest (relative to root); empty: a .txt caption beside each file

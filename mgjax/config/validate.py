@@ -86,7 +86,7 @@ def validate(cfg: Config) -> None:
         for name in ("vocab_size", "width", "num_layers", "num_heads", "head_dim", "ffn_width", "max_length"):
             _positive(f"text.encoders.{i}.{name}", getattr(e, name))
         _validate_text_encoder(f"text.encoders.{i}", e)
-    if d.source == "video_folder":
+    if d.source in ("video_folder", "tfds"):
         _validate_video_folder(d, c, m)
     if cfg.text.precomputed and (d.source != "latents" or any(e.trainable for e in cfg.text.encoders)):
         raise UserError("text.precomputed reads frozen encoders' outputs from latent records: it needs "
@@ -135,7 +135,8 @@ def _validate_text_encoder(where: str, e) -> None:
 
 def _validate_video_folder(d, c, m) -> None:
     if not d.root:
-        raise UserError("data.source=video_folder needs data.root (a directory of videos/images with captions)")
+        raise UserError(f"data.source={d.source} needs data.root (a directory of videos/images with captions, or a "
+                        f"built TFDS dataset)")
     step = (c.factors[1] * m.patch_size[1], c.factors[2] * m.patch_size[2])
     for h, w in d.aspect_sizes:
         if h % step[0] or w % step[1]:

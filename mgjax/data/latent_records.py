@@ -97,11 +97,11 @@ def _samples(cfg, split: str, num: int | None):
     captions are final prompts
     (FPS and camera prefixes included, since the FPS differs per clip)."""
     d = cfg.data
-    if d.source == "video_folder":
-        from mgjax.data.video_pipeline import DecodeStep, build_index
+    if d.source in ("video_folder", "tfds"):
+        from mgjax.data.video_pipeline import DecodeStep, build_index, records_for
 
         entries, bad = build_index(d)
-        step = DecodeStep(d.root, tuple(entries), None, None, 0, d.fps_prefix, d.seed, 0, 1)
+        step = DecodeStep(d.root, tuple(entries), None, None, 0, d.fps_prefix, d.seed, 0, 1, records_for(d))
         count = len(entries) if num is None else min(num, len(entries))
         return count, (lambda i: step.load(i, 0)), bad, (lambda i: entries[i].item.path)
     from mgjax.data.t2v_loader import shapes_source
@@ -181,7 +181,7 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int | None = None, s
             "resumed_shards": resumed, "split": split, "latent_shapes": sorted(map(list, shapes)),
             "latent_shape": sorted(map(list, shapes))[0] if len(shapes) == 1 else None, "codec": cfg.codec.kind,
             "codec_checkpoint": cfg.codec.checkpoint, "source": d.source,
-            "captions_are_prompts": d.source == "video_folder", "bad_samples": monitor.state(),
+            "captions_are_prompts": d.source in ("video_folder", "tfds"), "bad_samples": monitor.state(),
             "text_encoders": [e.name for e in cfg.text.encoders] if text else []}
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     return meta
@@ -197,7 +197,7 @@ def _caption_embedder(cfg, workdir):
     tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=lambda: caption_corpus_for(cfg))
     embedder = TextEmbedder(cfg.text.encoders, tokenizers)
     # a video folder's captions are final prompts already; Moving Shapes captions get the config's FPS prefix
-    fps = cfg.data.fps if cfg.data.fps_prefix and cfg.data.source != "video_folder" else None
+    fps = cfg.data.fps if cfg.data.fps_prefix and cfg.data.source not in ("video_folder", "tfds") else None
 
     def embed(captions):
         return embedder.embed([c if fps is None or c == "" else with_fps_prefix(c, fps) for c in captions])

@@ -109,7 +109,7 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
     """Batches for steps start_step, start_step + 1, ... (num_steps of them; default: up to train.steps). A video
     folder resumes from `state` (its saved iterator state) when given."""
     d = cfg.data
-    if d.source == "video_folder":  # captions already carry their own FPS prefix (it varies by bucket)
+    if d.source in ("video_folder", "tfds"):  # captions already carry their own FPS prefix (it varies by bucket)
         from mgjax.data.video_pipeline import VideoFolderBatches
 
         pipeline = VideoFolderBatches(cfg, start_step, num_steps, state)
@@ -136,7 +136,7 @@ def _video_only(batch: dict) -> dict:
 def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None) -> Iterator[dict]:
     """Caption-free batches {"video": uint8 (b, t, h, w, 3)} for autoencoder training, on the same step-indexed
     schedule (every `image_every`-th batch holds one-frame images)."""
-    if cfg.data.source == "video_folder":
+    if cfg.data.source in ("video_folder", "tfds"):
         from mgjax.data.video_pipeline import VideoFolderBatches
 
         return MappedBatches(VideoFolderBatches(cfg, start_step, num_steps), _video_only)

@@ -11,6 +11,7 @@ Every failure to read a sample raises `BadSample` with a short reason; the pipel
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import pathlib
 
@@ -99,20 +100,26 @@ def scan(root: str | pathlib.Path, manifest: str | pathlib.Path | None = None) -
     return items, bad
 
 
-def probe(path: pathlib.Path) -> MediaInfo:
-    """Size, FPS and duration from the container header (videos) or the image header."""
-    if not path.is_file():
+def _source(path: pathlib.Path, data: bytes | None):
+    """What PyAV and Pillow open: the file, or its bytes (a file packed in a TFDS record)."""
+    return str(path) if data is None else io.BytesIO(data)
+
+
+def probe(path: pathlib.Path, data: bytes | None = None) -> MediaInfo:
+    """Size, FPS and duration from the container header (videos) or the image header. `data`: the file's bytes,
+    when it lives in a record rather than on disk (`path` then only names it)."""
+    if data is None and not path.is_file():
         raise BadSample("file not found")
-    if path.stat().st_size == 0:
+    if (len(data) if data is not None else path.stat().st_size) == 0:
         raise BadSample("zero-length file")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         try:
-            with Image.open(path) as im:
+            with Image.open(_source(path, data) if data is not None else path) as im:
                 return MediaInfo(im.width, im.height, 0.0, 0.0)
         except Exception as e:  # Pillow raises many types for broken files
             raise BadSample(f"undecodable image ({type(e).__name__})") from None
     try:
-        with av.open(str(path)) as container:
+        with av.open(_source(path, data)) as container:
             if not container.streams.video:
                 raise BadSample("no video stream")
             stream = container.streams.video[0]
@@ -148,9 +155,9 @@ def resize_crop(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
-def decode_image(path: pathlib.Path, height: int, width: int) -> np.ndarray:
+def decode_image(path: pathlib.Path, height: int, width: int, data: bytes | None = None) -> np.ndarray:
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
             frame = np.asarray(im.convert("RGB"))
     except Exception as e:
         raise BadSample(f"undecodable image ({type(e).__name__})") from None
@@ -161,14 +168,15 @@ def frame_times(start: float, num_frames: int, fps: float) -> np.ndarray:
     return start + np.arange(num_frames) / fps
 
 
-def decode_clip(path: pathlib.Path, start: float, num_frames: int, fps: float, height: int, width: int) -> np.ndarray:
+def decode_clip(path: pathlib.Path, start: float, num_frames: int, fps: float, height: int, width: int,
+                data: bytes | None = None) -> np.ndarray:
     """num_frames frames sampled at `fps` from `start` seconds (each the last decoded frame at or before its time),
     resized and centre-cropped: uint8 (num_frames, height, width, 3). Seeks to the keyframe before `start`."""
     times = frame_times(start, num_frames, fps)
     frames: list[np.ndarray] = []
     last = None
     try:
-        with av.open(str(path)) as container:
+        with av.open(_source(path, data)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if start > 0:

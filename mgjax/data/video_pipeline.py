@@ -44,11 +44,31 @@ class Entry:
     info: MediaInfo
     bucket: Bucket
     length: float  # clip seconds (0 for images)
+    record: int = -1  # the example's index in a TFDS dataset (-1: a file under the root)
+
+
+def records_for(d: DataConfig):
+    """The TFDS source a `tfds` pipeline reads bytes from (None: files)."""
+    if d.source != "tfds":
+        return None
+    from mgjax.data.tfds_videos import TFDSRecords
+
+    return TFDSRecords(d.root)
 
 
 def build_index(d: DataConfig) -> tuple[list[Entry], list[tuple[str, str]]]:
-    """Probe every listed file -> (usable entries in path order, [(path, reason)] for the unusable)."""
+    """Probe every listed file (or read a TFDS dataset's stored metadata) -> (usable entries in path order,
+    [(path, reason)] for the unusable)."""
     root = pathlib.Path(d.root)
+    if d.source == "tfds":
+        entries, bad = [], []
+        for record, item, info in records_for(d).index():
+            try:
+                bucket, length = assign(info, d.aspect_sizes, d.duration_buckets)
+                entries.append(Entry(item, info, bucket, length, record))
+            except BadSample as e:
+                bad.append((item.path, str(e)))
+        return sorted(entries, key=lambda e: e.item.path), bad
     items, bad = scan(root, d.manifest or None)
 
     def check(item: MediaItem) -> Entry | tuple[str, str]:
@@ -121,6 +141,7 @@ class DecodeStep:
     seed: int
     process_index: int
     process_count: int
+    records: object = None  # a TFDSRecords source: bytes come from its examples instead of files
 
     def plan_for(self, step: int) -> tuple[Plan, int]:
         k = self.image_every
@@ -155,14 +176,15 @@ class DecodeStep:
     def load(self, i: int, epoch: int) -> tuple[np.ndarray, str]:
         e = self.entries[i]
         path = pathlib.Path(self.root) / e.item.path
+        data = None if self.records is None else self.records[e.record]["data"]
         b = e.bucket
         if e.info.is_image:
-            return decode_image(path, b.height, b.width), build_prompt(e.item.caption,
+            return decode_image(path, b.height, b.width, data), build_prompt(e.item.caption,
                                                                        camera_motion=e.item.camera_motion or None)
         rng = np.random.default_rng([self.seed, epoch, i])
         start = float(rng.uniform(0.0, max(e.info.duration - e.length, 0.0)))
         fps = b.frames / e.length
-        video = decode_clip(path, start, b.frames, fps, b.height, b.width)
+        video = decode_clip(path, start, b.frames, fps, b.height, b.width, data)
         prompt = build_prompt(e.item.caption, fps=round(fps) if self.fps_prefix else None,
                               camera_motion=e.item.camera_motion or None)
         return video, prompt
@@ -214,7 +236,7 @@ class VideoFolderBatches(Iterator[dict]):
             raise UserError(f"no usable samples under {d.root!r} ({len(entries)} usable files, {len(bad)} bad)")
         log.info("video folder %s: %d usable files, %d bad at start-up", d.root, len(entries), len(bad))
         self.step_fn = DecodeStep(d.root, tuple(entries), plans[0], plans[1], d.image_every if plans[0] else 0,
-                                  d.fps_prefix, d.seed, jax.process_index(), jax.process_count())
+                                  d.fps_prefix, d.seed, jax.process_index(), jax.process_count(), records_for(d))
         stop = cfg.train.steps if num_steps is None else start_step + num_steps
         ds = grain.MapDataset.range(start_step, max(stop, start_step)).map(self.step_fn).to_iter_dataset()
         if d.num_workers > 0:
