@@ -98,9 +98,19 @@ class Plan:
     def batches_per_epoch(self) -> int:
         return sum(len(ids) // bs for _, ids, bs in self.buckets)
 
-    @functools.lru_cache(maxsize=4)
+    @functools.cached_property
+    def _epochs(self) -> dict:  # per instance (and per worker process); hashing the plan per step would cost O(n)
+        return {}
+
     def epoch(self, e: int) -> tuple[tuple[int, tuple[int, ...], int], ...]:
         """[(bucket index, permuted ids, batch start)] for every batch of epoch e, in a seeded order."""
+        if e not in self._epochs:
+            if len(self._epochs) >= 2:
+                self._epochs.clear()
+            self._epochs[e] = self._make_epoch(e)
+        return self._epochs[e]
+
+    def _make_epoch(self, e: int) -> tuple[tuple[int, tuple[int, ...], int], ...]:
         batches = []
         for b, (_, ids, bs) in enumerate(self.buckets):
             perm = tuple(np.random.default_rng([self.seed, e, b]).permutation(np.array(ids, np.int64)).tolist())
@@ -156,7 +166,8 @@ class DecodeStep:
         bucket, _, bs = plan.buckets[b]
         per = bs // self.process_count
         wanted = perm[start + self.process_index * per: start + (self.process_index + 1) * per]
-        spare = iter(perm[start + bs:] + perm[:start])  # replacements, in the epoch's order
+        n = len(perm)
+        spare = (perm[(start + bs + k) % n] for k in range(n - bs))  # replacements, in the epoch's order
         frames, captions, bad = [], [], []
         for i in wanted:
             while True:
