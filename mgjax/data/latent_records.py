@@ -67,6 +67,11 @@ def shard_files(directory: pathlib.Path) -> list[pathlib.Path]:
     return sorted(directory.glob("latents-*-of-*.array_record"))
 
 
+def shapes_file(shard: pathlib.Path) -> pathlib.Path:
+    """Each record's latent shape, beside its shard (written before the shard is renamed into place)."""
+    return shard.with_name(shard.name.replace(".array_record", ".shapes.npy"))
+
+
 class LatentSource:
     """A Grain random-access source over a latent record directory (all its shards): index -> {"latent", "caption"}
     (+ "text_i", "text_mask_i" when written with --text)."""
@@ -87,6 +92,10 @@ class LatentSource:
 
     def __getitem__(self, index: int) -> dict:
         return decode_record(self._source[index])
+
+    def record_shapes(self) -> np.ndarray:
+        """(records, latent ndim) int32: every record's latent shape, in index order."""
+        return np.concatenate([np.load(shapes_file(p)) for p in shard_files(self.directory)])
 
     def __repr__(self) -> str:
         return f"LatentSource({str(self.directory)!r}, {len(self)} records)"
@@ -149,9 +158,11 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int | None = None, s
             path = out / shard_name(k, num_shards)
             if path.is_file():
                 resumed += 1
+                shapes.update(map(tuple, np.load(shapes_file(path)).tolist()))
                 continue
             tmp = path.with_name(path.name + ".tmp")
             writer = ArrayRecordWriter(str(tmp), "group_size:1")
+            shard_shapes = []
             for start in range(k * shard_size, min((k + 1) * shard_size, count), batch):
                 items = []
                 for i in range(start, min(start + batch, (k + 1) * shard_size, count)):
@@ -170,8 +181,10 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int | None = None, s
                     for j, (latent, caption) in enumerate(zip(latents, captions)):
                         writer.write(encode_record(latent, caption, [(h[j], m[j]) for h, m in texts]))
                         shapes.add(tuple(latent.shape))
+                        shard_shapes.append(latent.shape)
                         written += 1
             writer.close()
+            np.save(shapes_file(path), np.array(shard_shapes, np.int32).reshape(len(shard_shapes), -1))
             tmp.rename(path)  # complete shards only
     d = cfg.data
     import grain

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Iterator, Sequence
 
 import grain
+import numpy as np
 
 from mgjax.config.schema import Config, DataConfig, TextEncoderConfig
 from mgjax.data.moving_shapes import MovingShapes
@@ -68,14 +69,55 @@ def _step_dataset(cfg: Config, start_step: int, num_steps: int | None) -> grain.
     if d.source == "latents":  # records cycle in order: batch s holds records s*b .. s*b + b - 1 (mod their number)
         from mgjax.data.latent_records import LatentSource
 
-        records = grain.MapDataset.source(LatentSource(d.latents_path)).repeat()
-        videos, images = records.batch(d.batch_size, drop_remainder=True), None
+        source = LatentSource(d.latents_path)
         stop = cfg.train.steps if num_steps is None else start_step + num_steps
+        if len(source.meta.get("latent_shapes", [None])) > 1:  # bucketed records (from a video folder)
+            return grain.MapDataset.range(start_step, stop).map(latent_bucket_step(cfg, source))
+        records = grain.MapDataset.source(source).repeat()
+        videos = records.batch(d.batch_size, drop_remainder=True)
         return grain.MapDataset.range(start_step, stop).map(StepToBatch(videos, None, 0))
     videos = batch(shapes_source(d))
     images = batch(shapes_source(d, images=True)) if d.image_every else None
     stop = cfg.train.steps if num_steps is None else start_step + num_steps
     return grain.MapDataset.range(start_step, stop).map(StepToBatch(videos, images, d.image_every))
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentBucketStep:
+    """step -> a batch of records sharing one latent shape: the video-folder plan (seeded per-epoch permutations of
+    each shape's records, batches shuffled together) over precomputed latents."""
+
+    source: object
+    plan: object
+
+    def __call__(self, step: int) -> dict:
+        epoch, j = divmod(int(step), self.plan.batches_per_epoch)
+        b, perm, start = self.plan.epoch(epoch)[j]
+        bs = self.plan.buckets[b][2]
+        records = [self.source[i] for i in perm[start:start + bs]]
+        return {k: (np.array([r[k] for r in records]) if k == "caption" else np.stack([r[k] for r in records]))
+                for k in records[0]}
+
+
+def latent_bucket_step(cfg: Config, source) -> LatentBucketStep:
+    from mgjax.data.buckets import Bucket
+    from mgjax.data.video_pipeline import Plan
+
+    d = cfg.data
+    shapes = source.record_shapes()
+    groups: dict[tuple, list[int]] = {}
+    for i, shape in enumerate(map(tuple, shapes.tolist())):
+        groups.setdefault(shape, []).append(i)
+    pt, ph, pw = cfg.model.patch_size
+    buckets = []
+    for (t, h, w, _), ids in sorted(groups.items()):
+        tokens = -(-t // pt) * (h // ph) * (w // pw)
+        bs = max(1, d.token_budget // tokens) if d.token_budget else d.batch_size
+        buckets.append((Bucket(t, h, w), tuple(ids), bs))
+    plan = Plan(tuple(buckets), d.seed)
+    if not plan.batches_per_epoch:
+        raise UserError(f"no latent bucket in {d.latents_path!r} holds a full batch of {d.batch_size}")
+    return LatentBucketStep(source, plan)
 
 
 def _iterate(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
@@ -119,10 +161,6 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
         from mgjax.data.latent_records import LatentSource
 
         meta = LatentSource(d.latents_path).meta
-        if len(meta.get("latent_shapes", [None])) > 1:
-            raise UserError(f"latent records in {d.latents_path!r} hold several bucket shapes "
-                            f"{meta['latent_shapes']}; training on them needs one shape per run (bucketed latent "
-                            f"batches are not implemented yet: train from the video folder instead)")
         if meta.get("captions_are_prompts"):  # a video folder's records: FPS prefixes already written
             fps = None
     tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), fps, cfg.text.precomputed)

@@ -1,5 +1,6 @@
 """The video-folder pipeline on real mp4 files made here with PyAV, with broken files mixed in."""
 
+import collections
 import dataclasses
 import json
 import logging
@@ -280,3 +281,24 @@ def test_tfds_array_record_dataset_built_offline_gives_the_folder_s_batches(tmp_
         np.testing.assert_array_equal(a["video"], b["video"])
         assert list(a["caption"]) == list(b["caption"])
     assert {"tail.mp4", "short.mp4"} <= set(packed.get_state()["bad"])
+
+
+def test_bucketed_latent_records_batch_one_shape_at_a_time(tmp_path):
+    """Latents precomputed from a folder keep their bucket shapes; training batches group records by shape."""
+    from mgjax.data.latent_records import LatentSource, write_latent_records
+    from mgjax.data.t2v_loader import t2v_batches
+    from mgjax.models.text.stack import load_or_train_tokenizers
+
+    make_corpus(tmp_path / "data", bad=False)
+    cfg = data_config(tmp_path / "data")
+    write_latent_records(cfg, tmp_path / "latents", shard_size=4, batch=2)
+    source = LatentSource(tmp_path / "latents")
+    assert len(source.record_shapes()) == len(source) == 10
+    latent_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="latents",
+                                                                   latents_path=str(tmp_path / "latents")))
+    tokenizers = load_or_train_tokenizers(cfg.text.encoders, tmp_path / "run", corpus=lambda: [source[0]["caption"]])
+    batches = list(t2v_batches(latent_cfg, tokenizers, num_steps=10))
+    shapes = [b["latent"].shape for b in batches]
+    per_epoch = {(2, 16, 8, 12, 48): 2, (2, 8, 12, 8, 48): 2, (2, 1, 8, 12, 48): 1}  # 4 + 4 clips, 2 images
+    assert collections.Counter(shapes[:5]) == collections.Counter(shapes[5:]) == per_epoch
+    assert all(b["text"][0][0].shape[0] == 2 for b in batches)
