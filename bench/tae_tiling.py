@@ -27,7 +27,6 @@ def main() -> None:
 
     set_global_flags()
     import jax
-    import jax.numpy as jnp
     from flax import nnx
 
     from mgjax.config import load_config

@@ -6,6 +6,7 @@ from mgjax.config.schema import (CodecConfig, Config, DataConfig, EvalConfig, Fl
                                  VideoModelConfig, VisionEncoderConfig)
 
 __all__ = ["CodecConfig", "Config", "DataConfig", "EvalConfig", "FlowConfig", "MeshConfig", "OptimConfig",
-           "SampleConfig", "TAEConfig", "TAELossConfig", "TextConfig", "TextEncoderConfig", "TrainConfig", "VideoModelConfig", "VisionEncoderConfig",
+           "SampleConfig", "TAEConfig", "TAELossConfig", "TextConfig", "TextEncoderConfig", "TrainConfig",
+           "VideoModelConfig", "VisionEncoderConfig",
            "flatten",
            "format_config", "load_config", "save_config", "to_dict"]

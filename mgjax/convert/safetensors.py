@@ -123,7 +123,8 @@ def save_file(tensors: Mapping[str, np.ndarray], path: str | pathlib.Path, metad
         if arr.dtype not in CODES:
             raise ValueError(f"{key!r}: dtype {arr.dtype} cannot be stored in safetensors")
         blob = arr.tobytes()
-        header[key] = {"dtype": CODES[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
+        header[key] = {"dtype": CODES[arr.dtype], "shape": list(arr.shape),
+                       "data_offsets": [offset, offset + len(blob)]}
         offset += len(blob)
         blobs.append(blob)
     if metadata:

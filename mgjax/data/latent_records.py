@@ -4,10 +4,11 @@
 encodes the config's data (Moving Shapes clips, or every file of a video folder at its bucket's size) with its codec
 (the trained TAE named by codec.checkpoint) and writes `DIR/latents-KKKKK-of-NNNNN.array_record` shards plus
 `DIR/meta.json` (written last: it marks a complete set). An interrupted run keeps its complete shards and resumes with
-the next. Each record is an .npz (no pickle) of the latent (float16) and its caption; with `--text`, also every text encoder's output for the caption (`text_i` float16 (m_i, d_i),
-`text_mask_i`), and `DIR/null_text.npz` holds the empty prompt's (classifier-free guidance). Training reads them with
-`data.source="latents"` and `data.latents_path=DIR`: the loss then skips the codec, and with `text.precomputed` the
-text encoders too. `--workdir` is the training run's directory: a tokenizer trained here is saved there for sampling.
+the next. Each record is an .npz (no pickle) of the latent (float16) and its caption; with `--text`, also every
+text encoder's output for the caption (`text_i` float16 (m_i, d_i), `text_mask_i`), and `DIR/null_text.npz` holds
+the empty prompt's (classifier-free guidance). Training reads them with `data.source="latents"` and
+`data.latents_path=DIR`: the loss then skips the codec, and with `text.precomputed` the text encoders too.
+`--workdir` is the training run's directory: a tokenizer trained here is saved there for sampling.
 """
 
 from __future__ import annotations

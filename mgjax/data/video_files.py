@@ -64,7 +64,8 @@ def read_caption(path: pathlib.Path) -> str:
         raise BadSample(f"caption is not UTF-8 ({e.reason} at byte {e.start})") from None
 
 
-def scan(root: str | pathlib.Path, manifest: str | pathlib.Path | None = None) -> tuple[list[MediaItem], list[tuple[str, str]]]:
+def scan(root: str | pathlib.Path,
+         manifest: str | pathlib.Path | None = None) -> tuple[list[MediaItem], list[tuple[str, str]]]:
     """-> (items, bad) where bad lists (path, reason) for entries whose caption could not be read."""
     root = pathlib.Path(root)
     if not root.is_dir():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 
 
 def quick_gelu(x: jax.Array) -> jax.Array:

@@ -41,7 +41,8 @@ def test_t5_weights_land_where_the_key_map_says(devices, tmp_path):
     n = load_t5_encoder(enc, Checkpoint(tmp_path))
     assert n == sum(v.size for k, v in state.items() if not k.startswith("decoder"))
     np.testing.assert_array_equal(enc.embed.embedding[...], state["shared.weight"])
-    np.testing.assert_array_equal(enc.layers[0].q.kernel[...], state["encoder.block.0.layer.0.SelfAttention.q.weight"].T)
+    q = state["encoder.block.0.layer.0.SelfAttention.q.weight"]
+    np.testing.assert_array_equal(enc.layers[0].q.kernel[...], q.T)
     np.testing.assert_array_equal(enc.layers[0].wo.kernel[...],
                                   state["encoder.block.0.layer.1.DenseReluDense.wo.weight"].T)
     np.testing.assert_array_equal(enc.final_norm.scale[...], state["encoder.final_layer_norm.weight"])

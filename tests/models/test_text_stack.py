@@ -23,7 +23,8 @@ BENCH = pathlib.Path(__file__).resolve().parents[2] / "data" / "moviegenbench" /
 def three_encoder_config(clip_dir: pathlib.Path):
     small = dict(width=16, num_layers=1, num_heads=2, head_dim=8, ffn_width=32)
     encoders = (
-        TextEncoderConfig(name="ul2", vocab_size=256, activation="silu", max_length=300, tokenizer_model="bpe", **small),
+        TextEncoderConfig(name="ul2", vocab_size=256, activation="silu", max_length=300, tokenizer_model="bpe",
+                          **small),
         TextEncoderConfig(name="byt5", vocab_size=384, activation="gelu_tanh", max_length=100, input="quoted",
                           tokenizer="byte", **small),
         TextEncoderConfig(name="metaclip", kind="clip", vocab_size=515, activation="quick_gelu", norm_eps=1e-5,

@@ -59,7 +59,7 @@ def train_clip_vocab(corpus: pathlib.Path, out: pathlib.Path, num_merges: int) -
 
 
 def _byte_chars() -> list[int]:
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     chars, n = keep[:], 0
     for b in range(256):
         if b not in keep:
@@ -104,9 +104,10 @@ def clip_configs(spec: dict, vocab: int, bos: int, eos: int, positions: int):
                           max_position_embeddings=positions, hidden_act="quick_gelu", layer_norm_eps=1e-5,
                           bos_token_id=bos, eos_token_id=eos, pad_token_id=eos, projection_dim=spec["projection"],
                           initializer_factor=spec["init"])
-    vision = CLIPVisionConfig(hidden_size=spec["width"], intermediate_size=spec["ffn"], num_hidden_layers=spec["layers"],
-                              num_attention_heads=spec["heads"], image_size=spec["image_size"],
-                              patch_size=spec["patch_size"], hidden_act="quick_gelu", layer_norm_eps=1e-5,
+    vision = CLIPVisionConfig(hidden_size=spec["width"], intermediate_size=spec["ffn"],
+                              num_hidden_layers=spec["layers"], num_attention_heads=spec["heads"],
+                              image_size=spec["image_size"], patch_size=spec["patch_size"], hidden_act="quick_gelu",
+                              layer_norm_eps=1e-5,
                               projection_dim=spec["projection"], initializer_factor=spec["init"])
     return text, vision
 

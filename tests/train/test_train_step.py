@@ -13,7 +13,6 @@ from conftest import micro_config
 from mgjax.config import MeshConfig
 from mgjax.data.moving_shapes import COLORS
 from mgjax.data.t2v_loader import caption_corpus_for, shapes_source, t2v_batches
-from mgjax.flow.path import interpolate, model_velocity, velocity_target
 from mgjax.models.codec.base import build_codec
 from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers
 from mgjax.parallel.mesh import make_mesh
@@ -22,7 +21,7 @@ from mgjax.parallel.sharding import put_batch
 from mgjax.train.tasks import null_prompt_tokens
 from mgjax.train.optim import make_optimizer
 from mgjax.train.state import build_model, create_train_state, split_model, state_shardings
-from mgjax.train.t2v_step import make_train_step, pixels_to_unit
+from mgjax.train.t2v_step import make_train_step
 
 def run_steps(cfg, devices, num_steps):
     mesh = make_mesh(cfg.mesh, devices)

@@ -31,7 +31,7 @@ WHITESPACE = regex.compile(r"\s+")
 @functools.cache
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2/CLIP's reversible map from the 256 bytes to printable unicode characters."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     chars = keep[:]
     extra = 0
     for b in range(256):

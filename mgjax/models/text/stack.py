@@ -105,7 +105,8 @@ def encoder_inputs(prompts: Sequence[str], cfg: TextEncoderConfig) -> list[str]:
     return list(prompts) if cfg.input == "prompt" else [quoted_text(p) for p in prompts]
 
 
-def encode_prompts(prompts: Sequence[str], encoders: Sequence[TextEncoderConfig], tokenizers: Sequence) -> list[TokenBatch]:
+def encode_prompts(prompts: Sequence[str], encoders: Sequence[TextEncoderConfig],
+                   tokenizers: Sequence) -> list[TokenBatch]:
     """Tokenize for every encoder; prompts longer than an encoder's limit are truncated and reported, never silently."""
     batches = []
     for cfg, tok in zip(encoders, tokenizers):
