@@ -60,7 +60,7 @@ def main() -> None:
         for workers in args.workers:
             data = DataConfig(source="video_folder", root=str(root), aspect_sizes=((args.size, args.size),),
                               duration_buckets=((args.frames, seconds / 2, seconds),), batch_size=args.batch,
-                              num_workers=workers, fps_prefix=True)
+                              num_workers=workers, fps_prefix=True, fps_mode="bucket")
             cfg = dataclasses.replace(Config(), data=data, train=TrainConfig(steps=args.steps + 1))
             batches = VideoFolderBatches(cfg, num_steps=args.steps + 1)
             skip = 10  # start-up and the prefetch ramp

@@ -177,6 +177,11 @@ class DataConfig:
     # (frames, min seconds, max seconds) per duration bucket (v1 Table 2): fps = frames / clip seconds, 16-32
     duration_buckets: tuple[tuple[int, float, float], ...] = ((256, 10.67, 16.0), (192, 8.0, 10.67), (128, 4.0, 8.0))
     token_budget: int = 0  # video_folder: >0 sizes each bucket's batch to this many backbone tokens; 0: batch_size
+    # "native": sample at the video's FPS clamped to [fps_floor, fps_cap] (paper pre-training: original FPS, floor 16);
+    # "bucket": spread a bucket's frames over the longest clip the video allows
+    fps_mode: Literal["native", "bucket"] = "native"
+    fps_floor: float = 16.0
+    fps_cap: float = 32.0
     max_bad_samples: int = 100  # video_folder: unique unreadable files tolerated before the run stops
     num_frames: int = 256
     height: int = 768

@@ -153,5 +153,7 @@ def _validate_video_folder(d, c, m) -> None:
             max(w for _, w in d.aspect_sizes) // step[1])
     if any(g > cap for g, cap in zip(grid, m.max_patches)):
         raise UserError(f"the largest bucket needs {grid} patches (t, h, w) but model.max_patches is {m.max_patches}")
+    if not 0 < d.fps_floor <= d.fps_cap:
+        raise UserError(f"data.fps_floor ({d.fps_floor}) and data.fps_cap ({d.fps_cap}) need 0 < floor <= cap")
     if d.token_budget < 0 or d.max_bad_samples < 0:
         raise UserError("data.token_budget and data.max_bad_samples must be >= 0")

@@ -47,6 +47,10 @@ class Entry:
     record: int = -1  # the example's index in a TFDS dataset (-1: a file under the root)
 
 
+def fps_range(d: DataConfig) -> tuple[float, float] | None:
+    return (d.fps_floor, d.fps_cap) if d.fps_mode == "native" else None
+
+
 def records_for(d: DataConfig):
     """The TFDS source a `tfds` pipeline reads bytes from (None: files)."""
     if d.source != "tfds":
@@ -64,7 +68,7 @@ def build_index(d: DataConfig) -> tuple[list[Entry], list[tuple[str, str]]]:
         entries, bad = [], []
         for record, item, info in records_for(d).index():
             try:
-                bucket, length = assign(info, d.aspect_sizes, d.duration_buckets)
+                bucket, length = assign(info, d.aspect_sizes, d.duration_buckets, fps_range(d))
                 entries.append(Entry(item, info, bucket, length, record))
             except BadSample as e:
                 bad.append((item.path, str(e)))
@@ -75,7 +79,7 @@ def build_index(d: DataConfig) -> tuple[list[Entry], list[tuple[str, str]]]:
         try:
             caption_ok(item.caption)
             info = probe(inside_root(root, item.path))
-            bucket, length = assign(info, d.aspect_sizes, d.duration_buckets)
+            bucket, length = assign(info, d.aspect_sizes, d.duration_buckets, fps_range(d))
             return Entry(item, info, bucket, length)
         except BadSample as e:
             return item.path, str(e)

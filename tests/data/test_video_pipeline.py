@@ -36,9 +36,9 @@ def write_video(path: pathlib.Path, num_frames: int, height: int, width: int, fp
 
 def data_config(root: pathlib.Path, **data):
     cfg = micro_config()
-    data = {"batch_size": 2, "source": "video_folder", **data}
-    d = dataclasses.replace(cfg.data, root=str(root), aspect_sizes=((32, 48), (48, 32)),
-                            duration_buckets=((16, 1.5, 2.0), (8, 0.75, 1.5)), fps_prefix=True, **data)
+    data = {"batch_size": 2, "source": "video_folder", "fps_mode": "bucket", "aspect_sizes": ((32, 48), (48, 32)),
+            "duration_buckets": ((16, 1.5, 2.0), (8, 0.75, 1.5)), "fps_prefix": True, **data}
+    d = dataclasses.replace(cfg.data, root=str(root), **data)
     return dataclasses.replace(cfg, data=d, train=dataclasses.replace(cfg.train, steps=8))
 
 
@@ -302,3 +302,32 @@ def test_bucketed_latent_records_batch_one_shape_at_a_time(tmp_path):
     per_epoch = {(2, 16, 8, 12, 48): 2, (2, 8, 12, 8, 48): 2, (2, 1, 8, 12, 48): 1}  # 4 + 4 clips, 2 images
     assert collections.Counter(shapes[:5]) == collections.Counter(shapes[5:]) == per_epoch
     assert all(b["text"][0][0].shape[0] == 2 for b in batches)
+
+
+def test_native_fps_mode_samples_at_the_video_s_own_rate_with_a_floor(tmp_path):
+    """Paper pre-training: original FPS, floor 16. A 24 fps clip keeps 24 fps; an 8 fps clip is sampled at 16."""
+    from mgjax.data.buckets import clip_plan
+    from mgjax.data.video_files import MediaInfo
+
+    table = ((256, 10.67, 16.0), (192, 8.0, 10.67), (128, 4.0, 8.0))  # v1 Table 2
+    assert clip_plan(MediaInfo(64, 48, 24.0, 20.0), table, (16, 32)) == (256, 256 / 24)  # 10.67 s @ 24
+    assert clip_plan(MediaInfo(64, 48, 16.0, 30.0), table, (16, 32)) == (256, 16.0)  # 16 s @ 16
+    assert clip_plan(MediaInfo(64, 48, 60.0, 30.0), table, (16, 32)) == (128, 4.0)  # capped at 32 fps
+    assert clip_plan(MediaInfo(64, 48, 24.0, 9.0), table, (16, 32)) == (192, 8.0)  # 9 s video: 192 @ 24
+    with pytest.raises(BadSample, match="too short"):
+        clip_plan(MediaInfo(64, 48, 24.0, 3.0), table, (16, 32))
+
+    root = tmp_path / "data"
+    root.mkdir()
+    write_video(root / "a.mp4", 48, 48, 64, fps=24)
+    (root / "a.txt").write_text("native rate")
+    write_video(root / "b.mp4", 16, 48, 64, fps=8)  # 2 s at 8 fps: below the floor
+    (root / "b.txt").write_text("slow source")
+    cfg = data_config(root, fps_mode="native", fps_floor=16.0, batch_size=1, duration_buckets=((24, 0.5, 2.0),))
+    batches = VideoFolderBatches(cfg, num_steps=2)
+    got = {str(c): v for b in (next(batches), next(batches)) for c, v in zip(b["caption"], b["video"])}
+    assert set(got) == {"FPS-24 native rate", "FPS-16 slow source"}
+    a = got["FPS-24 native rate"].reshape(24, -1).mean(1)
+    assert np.all(np.abs(np.diff(a) - 4) <= 3)  # consecutive source frames: grey levels step by 4
+    b = got["FPS-16 slow source"].reshape(24, -1).mean(1)
+    assert np.sum(np.abs(np.diff(b)) < 2) >= 8  # 16 fps from an 8 fps source repeats frames
