@@ -3,7 +3,10 @@ checkpoint. What is trained (text-to-video, TAE) is the task's business (`mgjax/
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+import signal
+import threading
 import time
 
 import jax
@@ -18,12 +21,31 @@ from mgjax.train.state import state_shardings
 from mgjax.train.tasks import build_task
 
 
+@contextlib.contextmanager
+def preemption_flag():
+    """A dict whose "stop" turns True on SIGTERM (a scheduler's preemption notice); the loop then saves a checkpoint
+    after the current step and returns. Only the main thread can install signal handlers; elsewhere it stays False."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def on_sigterm(signum, frame):
+        flag["stop"] = True
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool = True,
           stop_after: int | None = None) -> dict[str, float]:
     """Train `cfg` in `workdir` (resuming from its latest checkpoint) and return the last logged metrics.
 
     `stop_after` ends this invocation after that many steps (with a checkpoint), as a preemption would; running again
-    in the same workdir continues exactly where it stopped.
+    in the same workdir continues exactly where it stopped. SIGTERM does the same after the step in flight.
     """
     workdir = pathlib.Path(workdir)
     save_config(cfg, workdir)
@@ -46,7 +68,9 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
         shardings = state_shardings(state)
         compiled: dict = {}  # one jitted step per training phase
         batches = task.batches(start, data_state)
+        stack = contextlib.ExitStack()
         try:  # on any error (e.g. the bad-data budget) pending async saves still complete
+            preempted = stack.enter_context(preemption_flag())
             t0, sums, count = time.time(), {}, 0
             end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
             for step in range(start, end):
@@ -66,12 +90,16 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
                     last.update(lr=float(lr(step)), steps_per_s=count / max(elapsed, 1e-9))
                     writer.write(done, last)
                     t0, sums, count = time.time(), {}, 0
-                if done % cfg.train.checkpoint_every == 0 or done == end:
+                if done % cfg.train.checkpoint_every == 0 or done == end or preempted["stop"]:
                     meta = {"config": cfg.name, "task": cfg.task, "step": done}
                     if task.data_state() is not None:
                         meta["data"] = task.data_state()
-                    ckpt.save(done, state, meta=meta)
+                    ckpt.save(done, state, meta=meta, force=preempted["stop"])
+                if preempted["stop"]:
+                    print(f"SIGTERM: saved step {done} in {ckpt.directory}; exiting (run again to resume)", flush=True)
+                    break
         finally:
+            stack.close()
             ckpt.close()
             writer.close()
             close = getattr(batches, "close", None)
