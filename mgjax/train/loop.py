@@ -71,7 +71,7 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
         stack = contextlib.ExitStack()
         try:  # on any error (e.g. the bad-data budget) pending async saves still complete
             preempted = stack.enter_context(preemption_flag())
-            t0, sums, count = time.time(), {}, 0
+            t0, sums, count, skipped = time.time(), {}, 0, 0
             end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
             for step in range(start, end):
                 phase = task.phase(step)
@@ -86,7 +86,10 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
                 done = step + 1
                 if done % cfg.train.log_every == 0 or done == cfg.train.steps:
                     elapsed = time.time() - t0
-                    last = {k: float(v) / count for k, v in sums.items()}  # waits for the device
+                    last = {k: float(v) / count for k, v in sums.items() if k != "skipped"}  # waits for the device
+                    if "skipped" in sums:  # updates skipped for a non-finite loss or gradient, since this run started
+                        skipped += int(round(float(sums["skipped"])))
+                        last["skipped_updates"] = skipped
                     last.update(lr=float(lr(step)), steps_per_s=count / max(elapsed, 1e-9))
                     writer.write(done, last)
                     t0, sums, count = time.time(), {}, 0

@@ -65,7 +65,13 @@ def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.Gradien
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         ema = ema_update(state["ema"], params, ema_decay_at(state["step"], cfg.optim.ema_decay))
-        new_state = dict(state, params=params, opt_state=opt_state, ema=ema, step=state["step"] + 1)
-        return new_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+        grad_norm = optax.tree.norm(grads)
+        # A non-finite loss or gradient (a bad batch, an overflow) skips the update instead of poisoning the weights;
+        # the step still advances (the next batch is the next step's) and the skip is counted in the metrics.
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
+        new_state = dict(state, params=keep(params, state["params"]), opt_state=keep(opt_state, state["opt_state"]),
+                         ema=keep(ema, state["ema"]), step=state["step"] + 1)
+        return new_state, {"loss": loss, "grad_norm": grad_norm, "skipped": 1.0 - finite.astype(jnp.float32)}
 
     return train_step

@@ -92,3 +92,30 @@ def test_tiny_model_learns_colour_from_text(devices):
     expected = np.stack([named(a) - named(b) for a, b in zip(captions, swapped)])
     cosine = np.sum(shift * expected, 1) / (np.linalg.norm(shift, axis=1) * np.linalg.norm(expected, axis=1))
     assert np.mean(cosine) > 0.5, np.round(cosine, 2)
+
+
+def test_non_finite_batch_skips_the_update_and_counts_it(devices):
+    """A NaN in the batch gives a NaN loss: weights, optimizer state and EMA stay as they were, the step advances,
+    the skip is reported; the next finite batch trains normally."""
+    cfg = dataclasses.replace(micro_config(), mesh=MeshConfig(data=1))
+    mesh = make_mesh(cfg.mesh, devices[:1])
+    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=500))
+    tx = make_optimizer(cfg.optim, cfg.train.steps)
+    with jax.set_mesh(mesh):
+        graphdef, state = create_train_state(cfg, tx)
+        step = jax.jit(make_train_step(graphdef, cfg, build_codec(cfg.codec), tx, null_prompt_tokens(cfg, toks)))
+        batch = next(t2v_batches(cfg, toks, num_steps=1))
+        before = jax.tree.map(np.asarray, state)
+        bad = dict(batch, video=batch["video"].astype(np.float32) * np.nan)
+        state, metrics = step(state, put_batch(bad, mesh, VIDEO_RULES))
+        assert not np.isfinite(float(metrics["loss"])) and float(metrics["skipped"]) == 1.0
+        for key in ("params", "opt_state", "ema"):
+            for a, b in zip(jax.tree.leaves(state[key]), jax.tree.leaves(before[key])):
+                np.testing.assert_array_equal(np.asarray(a), b)
+        assert int(state["step"]) == 1
+        for _ in range(2):  # the skipped update did not advance the optimizer's count: its first step has lr 0
+            state, metrics = step(state, put_batch(batch, mesh, VIDEO_RULES))
+            assert float(metrics["skipped"]) == 0.0 and np.isfinite(float(metrics["loss"]))
+        moved = [np.abs(np.asarray(a) - b).max() for a, b in zip(jax.tree.leaves(state["params"]),
+                                                               jax.tree.leaves(before["params"]))]
+        assert max(moved) > 0
