@@ -17,10 +17,9 @@ from mgjax.convert.mapping import Path, Source, linear_weight, load_key_map, wit
 
 log = logging.getLogger(__name__)
 
-TEXT_IGNORE = (r"vision_model\..*", r"visual_projection\.weight", r"logit_scale", r".*position_ids",
-               r"text_projection\.weight")
-VISION_IGNORE = (r"text_model\..*", r"text_projection\.weight", r"logit_scale", r".*position_ids",
-                 r"visual_projection\.weight")
+# What a combined CLIPModel holds besides the tower being loaded (its projection is ignored only when unused).
+TEXT_IGNORE = (r"vision_model\..*", r"visual_projection\.weight", r"logit_scale", r".*position_ids")
+VISION_IGNORE = (r"text_model\..*", r"text_projection\.weight", r"logit_scale", r".*position_ids")
 
 
 def interpolate_positions(table: np.ndarray, length: int) -> np.ndarray:
@@ -84,10 +83,6 @@ def clip_vision_key_map(encoder) -> dict[Path, Source]:
     return m
 
 
-def _ignore(base: tuple[str, ...], used_projection: bool, projection_key: str) -> tuple[str, ...]:
-    return base if not used_projection else tuple(p for p in base if p != projection_key)
-
-
 def load_clip_text(encoder, checkpoint: Mapping[str, np.ndarray], what: str = "CLIP checkpoint") -> int:
     checkpoint = with_prefix(checkpoint, "text_model.", "embeddings.token_embedding.weight")
     key = "text_model.embeddings.position_embedding.weight"
@@ -95,11 +90,11 @@ def load_clip_text(encoder, checkpoint: Mapping[str, np.ndarray], what: str = "C
         n = checkpoint[key].shape[0]
         if n != encoder.pos_embed.shape[0]:
             log.warning("%s: interpolating the %d-position table to %d positions", what, n, encoder.pos_embed.shape[0])
-    ignore = _ignore(TEXT_IGNORE, encoder.projection is not None, r"text_projection\.weight")
+    ignore = TEXT_IGNORE + (() if encoder.projection is not None else (r"text_projection\.weight",))
     return load_key_map(encoder, clip_text_key_map(encoder), checkpoint, ignore, what)
 
 
 def load_clip_vision(encoder, checkpoint: Mapping[str, np.ndarray], what: str = "CLIP checkpoint") -> int:
     checkpoint = with_prefix(checkpoint, "vision_model.", "embeddings.patch_embedding.weight")
-    ignore = _ignore(VISION_IGNORE, encoder.projection is not None, r"visual_projection\.weight")
+    ignore = VISION_IGNORE + (() if encoder.projection is not None else (r"visual_projection\.weight",))
     return load_key_map(encoder, clip_vision_key_map(encoder), checkpoint, ignore, what)

@@ -4,9 +4,9 @@ size, so a batch stacks without padding; each bucket's batch size comes from a t
 In "native" FPS mode (the paper's pre-training: original FPS with a floor of 16) a video is sampled at its own FPS
 clamped to [fps_floor, fps_cap] and takes the longest duration bucket whose frame count at that FPS fits the video and
 the bucket's seconds. In "bucket" mode a clip of L = min(D, longest bucket's max seconds) takes the bucket whose
-[min_s, max_s] holds L and spreads its F frames over it (F / L fps). Either way the FPS is written into the caption. With the paper's table that is 256 frames over 10.67-16 s (24-16 fps), 192 over 8-10.67 s and 128 over
-4-8 s (32-16 fps); clips shorter than the last bucket's min_s are skipped as too short. Images form their own
-one-frame buckets, one per aspect ratio.
+[min_s, max_s] holds L and spreads its F frames over it (F / L fps). Either way the FPS is written into the caption.
+The paper's table allows 256 frames over 10.67-16 s, 192 over 8-10.67 s and 128 over 4-8 s (16-32 fps); a clip that
+fits no bucket is skipped as too short. Images form their own one-frame buckets, one per aspect ratio.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int | None = None, s
     monitor.see(bad)
     num_shards = max(1, -(-count // shard_size))
     shapes: set[tuple[int, ...]] = set()
-    written = resumed = 0
+    resumed = 0
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
         codec = load_codec(cfg.codec)
         encode = jax.jit(lambda v: codec.encode(pixels_to_unit(v)))
@@ -183,7 +183,6 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int | None = None, s
                         writer.write(encode_record(latent, caption, [(h[j], m[j]) for h, m in texts]))
                         shapes.add(tuple(latent.shape))
                         shard_shapes.append(latent.shape)
-                        written += 1
             writer.close()
             np.save(shapes_file(path), np.array(shard_shapes, np.int32).reshape(len(shard_shapes), -1))
             tmp.rename(path)  # complete shards only

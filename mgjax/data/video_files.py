@@ -115,7 +115,7 @@ def probe(path: pathlib.Path, data: bytes | None = None) -> MediaInfo:
         raise BadSample("zero-length file")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         try:
-            with Image.open(_source(path, data) if data is not None else path) as im:
+            with Image.open(path if data is None else io.BytesIO(data)) as im:
                 return MediaInfo(im.width, im.height, 0.0, 0.0)
         except Exception as e:  # Pillow raises many types for broken files
             raise BadSample(f"undecodable image ({type(e).__name__})") from None

@@ -237,14 +237,13 @@ class VideoFolderBatches(Iterator[dict]):
 
     process_local = True
 
-    def __init__(self, cfg: Config, start_step: int = 0, num_steps: int | None = None, state: dict | None = None,
-                 devices_per_batch: int = 1):
+    def __init__(self, cfg: Config, start_step: int = 0, num_steps: int | None = None, state: dict | None = None):
         d = cfg.data
         entries, bad = build_index(d)
         if state is not None:
             start_step = int(state["step"])
         self.monitor = BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None)
-        multiple = max(devices_per_batch, jax.process_count())
+        multiple = jax.process_count()  # every process reads an equal slice of each batch
         plans = [make_plan(entries, images, d, cfg.codec.factors, cfg.model.patch_size, multiple)
                  for images in (False, True)]
         if plans[0] is None and plans[1] is None:

@@ -95,8 +95,9 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
                     t0, sums, count = time.time(), {}, 0
                 if done % cfg.train.checkpoint_every == 0 or done == end or preempted["stop"]:
                     meta = {"config": cfg.name, "task": cfg.task, "step": done}
-                    if task.data_state() is not None:
-                        meta["data"] = task.data_state()
+                    pipeline_state = task.data_state()
+                    if pipeline_state is not None:
+                        meta["data"] = pipeline_state
                     ckpt.save(done, state, meta=meta, force=preempted["stop"])
                 if preempted["stop"]:
                     print(f"SIGTERM: saved step {done} in {ckpt.directory}; exiting (run again to resume)", flush=True)
