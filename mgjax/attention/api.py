@@ -6,24 +6,30 @@ import logging
 
 import jax
 
-from mgjax.attention import cudnn
+from mgjax.attention import cudnn, splash
 from mgjax.attention.xla import attend_xla
 
 log = logging.getLogger(__name__)
 _logged: set[tuple[str, str]] = set()
 
 
-def select_kernel(implementation: str, backend: str, q: jax.Array, bias: jax.Array | None) -> str:
-    """`auto`: cuDNN flash on GPU when the inputs allow it, XLA otherwise (Pallas splash on TPU arrives with the
-    scale issue). An explicit choice is honoured or fails loudly; there is no silent fallback."""
+KERNELS = ("auto", "xla", "cudnn", "splash")
+
+
+def select_kernel(implementation: str, backend: str, q: jax.Array, k: jax.Array, bias: jax.Array | None) -> str:
+    """`auto`: cuDNN flash on GPU and Pallas splash on TPU when the inputs allow it, XLA otherwise. An explicit
+    choice is honoured or fails loudly; there is no silent fallback."""
     if implementation == "auto":
         if backend == "gpu" and cudnn.supports(q, bias):
             return "cudnn"
+        if backend == "tpu" and splash.supports(q, k, bias):
+            return "splash"
         return "xla"
-    if implementation == "cudnn" and backend != "gpu":
-        raise ValueError(f"attention implementation 'cudnn' needs a GPU backend, got {backend!r}")
-    if implementation not in ("xla", "cudnn"):
-        raise ValueError(f"unknown attention implementation {implementation!r}; valid: auto, xla, cudnn")
+    if implementation not in KERNELS:
+        raise ValueError(f"unknown attention implementation {implementation!r}; valid: {', '.join(KERNELS)}")
+    needs = {"cudnn": "gpu", "splash": "tpu"}.get(implementation)
+    if needs and backend != needs:
+        raise ValueError(f"attention implementation {implementation!r} needs a {needs.upper()} backend, got {backend!r}")
     return implementation
 
 
@@ -36,11 +42,13 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None =
     q: (b, n, h, d); k, v: (b, m, h, d); bias: broadcastable to (b, h, n, m); kv_lengths: (b,) valid keys per row
     (padding at the end). Returns (b, n, h, d) in q's dtype. scale defaults to d ** -0.5.
     """
-    kernel = select_kernel(implementation, jax.default_backend(), q, bias)
+    kernel = select_kernel(implementation, jax.default_backend(), q, k, bias)
     key = (kernel, jax.default_backend())
     if key not in _logged:
         _logged.add(key)
         log.info("attention kernel: %s on %s", kernel, jax.default_backend())
     if kernel == "cudnn":
         return cudnn.attend_cudnn(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale, causal=causal)
+    if kernel == "splash":
+        return splash.attend_splash(q, k, v, kv_lengths=kv_lengths, scale=scale, causal=causal)
     return attend_xla(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale, causal=causal)

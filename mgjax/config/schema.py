@@ -11,7 +11,7 @@ from typing import Literal
 
 Dtype = Literal["float32", "bfloat16"]
 RematPolicy = Literal["none", "full", "save_dots", "save_attention", "offload_dots"]
-AttentionImpl = Literal["auto", "xla", "cudnn"]
+AttentionImpl = Literal["auto", "xla", "cudnn", "splash"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,9 @@ class MeshConfig:
     fsdp: int = 1
     tensor: int = 1
     context: int = 1
+    # What the axes shard (mgjax/parallel/presets.py): data | fsdp | fsdp_tp | fsdp_tp_sp | fsdp_tp_sp_cp. Axes a
+    # preset does not use must be 1. The paper's 768 px stage is fsdp_tp_sp_cp with TP 4 and CP 2.
+    parallelism: Literal["data", "fsdp", "fsdp_tp", "fsdp_tp_sp", "fsdp_tp_sp_cp"] = "fsdp_tp_sp_cp"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +48,10 @@ class VideoModelConfig:
     dtype: Dtype = "bfloat16"  # activations and matmuls; params, norms, softmax and losses stay float32
     param_dtype: Dtype = "float32"
     remat: RematPolicy = "full"
-    attention: AttentionImpl = "auto"
+    attention: AttentionImpl = "auto"  # auto: cuDNN flash on GPU, Pallas splash on TPU, XLA elsewhere
+    # Context parallelism over the mesh's `context` axis: "all_gather" is the paper's (K/V all-gathered, Q local);
+    # "ring" passes K/V blocks around the ring with an online softmax (less memory, cp sequential steps).
+    context_parallel: Literal["all_gather", "ring"] = "all_gather"
     scan_layers: bool = True
 
 

@@ -108,6 +108,9 @@ def validate(cfg: Config) -> None:
     if sum(a == -1 for a in axes) > 1 or any(a == 0 or a < -1 for a in axes):
         raise UserError(f"mesh axes must be positive with at most one -1, got data={axes[0]} fsdp={axes[1]} "
                         f"tensor={axes[2]} context={axes[3]}")
+    from mgjax.parallel.presets import check_parallelism
+
+    check_parallelism(cfg, dict(zip(("data", "fsdp", "tensor", "context"), axes)))
 
 
 # Which tokenizers and activations each encoder kind can use (an external encoder still tokenizes: its ids feed the

@@ -10,7 +10,7 @@ from flax import nnx
 from mgjax.config.schema import Config
 from mgjax.models.text.stack import build_encoder
 from mgjax.models.video.transformer import MovieGenVideo
-from mgjax.parallel.rules import VIDEO_RULES, use_rules
+from mgjax.parallel.rules import use_rules, video_rules
 
 
 class TextToVideo(nnx.Module):
@@ -21,8 +21,9 @@ class TextToVideo(nnx.Module):
         # None: the encoder's outputs arrive with the batch (an external encoder, or text.precomputed)
         self.text_encoders = nnx.List([None if cfg.text.precomputed and not e.trainable else build_encoder(e, rngs=rngs)
                                        for e in cfg.text.encoders])
-        with use_rules(VIDEO_RULES):
-            self.backbone = MovieGenVideo(cfg.model, [e.width for e in cfg.text.encoders], rules=VIDEO_RULES,
+        rules = video_rules(cfg.mesh.parallelism)
+        with use_rules(rules):
+            self.backbone = MovieGenVideo(cfg.model, [e.width for e in cfg.text.encoders], rules=rules,
                                           rngs=rngs)
         self.trainable_encoders = tuple(e.trainable for e in cfg.text.encoders)
 

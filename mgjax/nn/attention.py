@@ -1,4 +1,4 @@
-"""Multi-head attention layers (self and cross) around the shared `attend()` kernel API."""
+"""Multi-head attention layers (self and cross) around the mesh-aware `sharded_attend()` kernel API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import jax
 from einops import rearrange
 from flax import nnx
 
-from mgjax.attention import attend
+from mgjax.attention.sharded import sharded_attend
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
 from mgjax.parallel.rules import Rules
@@ -20,7 +20,8 @@ class MultiHeadAttention(nnx.Module):
     """
 
     def __init__(self, width: int, num_heads: int, *, rules: Rules, qk_norm: bool = False, eps: float = 1e-6,
-                 implementation: str = "auto", dtype, param_dtype, rngs: nnx.Rngs):
+                 implementation: str = "auto", context_parallel: str = "all_gather", dtype, param_dtype,
+                 rngs: nnx.Rngs):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.q = linear(width, width, ("embed", "heads"), **kw)
         self.k = linear(width, width, ("embed", "heads"), **kw)
@@ -31,6 +32,7 @@ class MultiHeadAttention(nnx.Module):
         self.k_norm = RMSNorm(head_dim, eps=eps, param_dtype=param_dtype) if qk_norm else None
         self.num_heads = num_heads
         self.implementation = implementation
+        self.context_parallel = context_parallel
         self.rules = rules
 
     def __call__(self, x: jax.Array, context: jax.Array | None = None, kv_lengths: jax.Array | None = None,
@@ -45,5 +47,7 @@ class MultiHeadAttention(nnx.Module):
         q = constrain(q, ("batch", seq_axis, "act_heads", None), self.rules)
         k = constrain(k, ("batch", kv_axis, "act_heads", None), self.rules)
         v = constrain(v, ("batch", kv_axis, "act_heads", None), self.rules)
-        out = attend(q, k, v, kv_lengths=kv_lengths, implementation=self.implementation)
+        out = sharded_attend(q, k, v, rules=self.rules, seq_axis=seq_axis, kv_seq_axis=kv_axis,
+                             self_attention=context is x, kv_lengths=kv_lengths, context_mode=self.context_parallel,
+                             implementation=self.implementation)
         return self.o(rearrange(out, "b n h d -> b n (h d)"))

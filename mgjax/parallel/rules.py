@@ -9,26 +9,54 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
+from mgjax.errors import UserError
+
 Rules = tuple[tuple[str, str | tuple[str, ...] | None], ...]
 
-# The video backbone: FSDP over `fsdp`, Megatron-style tensor parallelism over `tensor` (column-parallel in, row-parallel
-# out), the token sequence over `context`. Batch shards over data and fsdp together.
-VIDEO_RULES: Rules = (
-    ("batch", ("data", "fsdp")),
-    ("seq", "context"),
-    ("embed", "fsdp"),
-    ("heads", "tensor"),
-    ("mlp", "tensor"),
-    ("act_embed", None),
-    ("act_heads", "tensor"),
-    ("act_mlp", "tensor"),
-    ("text_seq", None),
-    ("text_embed", None),
-    ("modulation", None),
-    ("layers", None),
-    ("patch", None),
-    ("norm", None),
-)
+# Parallelism presets (descriptions in parallel/presets.py).
+PRESETS = ("data", "fsdp", "fsdp_tp", "fsdp_tp_sp", "fsdp_tp_sp_cp")
+
+# Mesh axes each preset shards over; the others must have size 1.
+PRESET_AXES = {
+    "data": ("data",),
+    "fsdp": ("data", "fsdp"),
+    "fsdp_tp": ("data", "fsdp", "tensor"),
+    "fsdp_tp_sp": ("data", "fsdp", "tensor"),
+    "fsdp_tp_sp_cp": ("data", "fsdp", "tensor", "context"),
+}
+
+
+def video_rules(preset: str) -> Rules:
+    """The video backbone's rules under a preset. Logical names: `seq` is the sequence inside attention and the MLP,
+    `res_seq` the residual stream between them (where sequence parallelism applies)."""
+    if preset not in PRESET_AXES:
+        raise UserError(f"unknown parallelism preset {preset!r}; valid: {', '.join(PRESETS)}")
+    fsdp = "fsdp" if preset != "data" else None
+    tp = "tensor" if preset.startswith("fsdp_tp") else None
+    cp = "context" if preset.endswith("_cp") else None
+    sp = preset.startswith("fsdp_tp_sp")
+    res_seq = tuple(a for a in (cp, "tensor" if sp else None) if a) or None
+    return (
+        ("batch", ("data", "fsdp")),
+        ("seq", cp),
+        ("res_seq", res_seq),
+        ("embed", fsdp),
+        ("heads", tp),
+        ("mlp", tp),
+        ("act_embed", None),
+        ("act_heads", tp),
+        ("act_mlp", tp),
+        ("text_seq", None),
+        ("text_embed", None),
+        ("modulation", None),
+        ("layers", None),
+        ("patch", None),
+        ("norm", None),
+    )
+
+
+# The default: FSDP + TP + SP + CP (the paper's 768 px setup); mesh axes of size 1 make any part a no-op.
+VIDEO_RULES: Rules = video_rules("fsdp_tp_sp_cp")
 
 # Text encoders: small ones replicated (the paper replicates ByT5 and MetaCLIP); UL2 uses FSDP via UL2_RULES.
 TEXT_RULES: Rules = (

@@ -30,11 +30,11 @@ def constrain(x: jax.Array, logical: Sequence[str | None], rules: Rules) -> jax.
     if mesh.empty or mesh.size == 1:
         return x
     spec = logical_to_spec(logical, rules)
-    spec = P(*[_fit(dim, s, mesh) for dim, s in zip(x.shape, spec)])
+    spec = P(*[fit_axes(dim, s, mesh) for dim, s in zip(x.shape, spec)])
     return jax.lax.with_sharding_constraint(x, spec)
 
 
-def _fit(dim: int, axes, mesh) -> str | tuple[str, ...] | None:
+def fit_axes(dim: int, axes, mesh) -> str | tuple[str, ...] | None:
     """Drop mesh axes that do not divide a dimension (e.g. a batch of 1 when sampling on many devices)."""
     if axes is None:
         return None
@@ -50,7 +50,7 @@ def _fit(dim: int, axes, mesh) -> str | tuple[str, ...] | None:
 def batch_sharding(mesh: jax.sharding.Mesh, ndim: int, rules: Rules, batch_size: int) -> NamedSharding:
     """Shard the leading (batch) dimension by the `batch` rule, replicate the rest."""
     spec = logical_to_spec(("batch",) + (None,) * (ndim - 1), rules)
-    return NamedSharding(mesh, P(*[_fit(batch_size, spec[0], mesh)] + [None] * (ndim - 1)))
+    return NamedSharding(mesh, P(*[fit_axes(batch_size, spec[0], mesh)] + [None] * (ndim - 1)))
 
 
 def put_batch(batch, mesh: jax.sharding.Mesh, rules: Rules, process_local: bool = False):

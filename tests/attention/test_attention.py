@@ -45,9 +45,31 @@ def test_bias_and_scale():
 
 def test_kernel_selection_by_backend():
     q = jnp.zeros((1, 4, 2, 64), jnp.bfloat16)
-    assert select_kernel("auto", "cpu", q, None) == "xla"
-    assert select_kernel("auto", "gpu", q, None) == "cudnn"
-    assert select_kernel("auto", "gpu", q.astype(jnp.float32), None) == "xla"  # cuDNN flash needs half precision
-    assert select_kernel("auto", "tpu", q, None) == "xla"
+    long = jnp.zeros((1, 256, 2, 64), jnp.bfloat16)
+    assert select_kernel("auto", "cpu", q, q, None) == "xla"
+    assert select_kernel("auto", "gpu", q, q, None) == "cudnn"
+    assert select_kernel("auto", "gpu", q.astype(jnp.float32), q, None) == "xla"  # cuDNN flash needs half precision
+    assert select_kernel("auto", "tpu", long, long, None) == "splash"
+    assert select_kernel("auto", "tpu", q, q, None) == "xla"  # splash needs 128-multiple sequences
     with pytest.raises(ValueError, match="needs a GPU"):
-        select_kernel("cudnn", "cpu", q, None)
+        select_kernel("cudnn", "cpu", q, q, None)
+    with pytest.raises(ValueError, match="needs a TPU"):
+        select_kernel("splash", "gpu", long, long, None)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_splash_kernel_matches_xla_in_interpret_mode(causal):
+    """The TPU kernel's numerics, run by the Pallas interpreter on CPU: forward, padding and gradients."""
+    from mgjax.attention.splash import attend_splash
+
+    q, k, v = _qkv(b=2, n=128, m=256 if not causal else 128, h=2, d=128)
+    lengths = None if causal else jnp.array([256, 200])
+    out = attend_splash(q, k, v, kv_lengths=lengths, causal=causal, interpret=True)
+    ref = attend_xla(q, k, v, kv_lengths=lengths, causal=causal)
+    np.testing.assert_allclose(out, ref, atol=2e-5)
+    loss = lambda fn: (lambda *a: jnp.sum(fn(*a) ** 2))  # noqa: E731
+    g = jax.grad(loss(lambda *a: attend_splash(*a, kv_lengths=lengths, causal=causal, interpret=True)),
+                 argnums=(0, 1, 2))(q, k, v)
+    g_ref = jax.grad(loss(lambda *a: attend_xla(*a, kv_lengths=lengths, causal=causal)), argnums=(0, 1, 2))(q, k, v)
+    for a, b in zip(g, g_ref):
+        np.testing.assert_allclose(a, b, atol=2e-4)

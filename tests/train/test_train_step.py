@@ -38,14 +38,40 @@ def run_steps(cfg, devices, num_steps):
     return losses, state
 
 
-def test_eight_device_step_equals_one_device_step(devices):
-    """data x fsdp x tensor = 2 x 2 x 2 on fake CPU devices vs a single device: same losses, same parameters."""
+_ONE_DEVICE: dict = {}
+
+
+def one_device_run(cfg, devices, num_steps):
+    if num_steps not in _ONE_DEVICE:
+        _ONE_DEVICE[num_steps] = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(data=1)), devices[:1], num_steps)
+    return _ONE_DEVICE[num_steps]
+
+
+PRESET_MESHES = [  # (preset, mesh axes, context-parallel mode, the SwiGLU w1 kernel's expected sharding)
+    ("data", dict(data=8), "all_gather", P(None, None, None)),
+    ("fsdp", dict(data=2, fsdp=4), "all_gather", P(None, "fsdp", None)),
+    ("fsdp_tp", dict(data=2, fsdp=2, tensor=2), "all_gather", P(None, "fsdp", "tensor")),
+    ("fsdp_tp_sp", dict(data=2, fsdp=2, tensor=2), "all_gather", P(None, "fsdp", "tensor")),
+    ("fsdp_tp_sp_cp", dict(data=1, fsdp=2, tensor=2, context=2), "all_gather", P(None, "fsdp", "tensor")),
+    ("fsdp_tp_sp_cp", dict(data=1, fsdp=2, tensor=2, context=2), "ring", P(None, "fsdp", "tensor")),
+    ("fsdp_tp_sp_cp", dict(data=2, fsdp=1, tensor=1, context=4), "ring", P(None, None, None)),
+]
+
+
+@pytest.mark.parametrize("preset,axes,cp_mode,w1_spec", PRESET_MESHES,
+                         ids=[f"{p}-{'x'.join(map(str, a.values()))}-{m}" for p, a, m, _ in PRESET_MESHES])
+def test_every_parallelism_preset_matches_one_device(devices, preset, axes, cp_mode, w1_spec):
+    """Each preset on 8 fake CPU devices vs a single device: same losses and same parameters after two steps, so the
+    forward and backward passes agree (the parameters are the gradients' sum through AdamW)."""
     cfg = micro_config()
-    one, state1 = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(data=1)), devices[:1], 3)
-    eight, state8 = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(data=2, fsdp=2, tensor=2)), devices, 3)
+    one, state1 = one_device_run(cfg, devices, 2)
+    cfg8 = dataclasses.replace(cfg, mesh=MeshConfig(parallelism=preset, **axes),
+                               model=dataclasses.replace(cfg.model, context_parallel=cp_mode))
+    eight, state8 = run_steps(cfg8, devices, 2)
     np.testing.assert_allclose(eight, one, rtol=1e-5)
     kernel = state8["params"]["backbone"]["blocks"]["mlp"]["w1"]["kernel"]
-    assert kernel.sharding.spec == P(None, "fsdp", "tensor")  # really sharded: layers x embed x mlp
+    spec = tuple(kernel.sharding.spec) + (None,) * (kernel.ndim - len(kernel.sharding.spec))
+    assert spec == tuple(w1_spec)  # really sharded as the preset says: layers x embed x mlp
     for a, b in zip(jax.tree.leaves(state8["params"]), jax.tree.leaves(state1["params"])):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
 

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 from einops import rearrange
 from flax import nnx
 
-from mgjax.attention.api import attend
+from mgjax.attention.sharded import sharded_attend
 from mgjax.models.tae.layers import GroupNorm
 from mgjax.nn.linear import linear
+from mgjax.parallel.rules import TAE_RULES
 
 
 class _Attention(nnx.Module):
@@ -26,7 +27,7 @@ class _Attention(nnx.Module):
     def attend_tokens(self, h: jax.Array) -> jax.Array:
         """h: (n, l, c) -> (n, l, c), attention over l."""
         q, k, v = (x[:, :, None, :] for x in jnp.split(self.qkv(h), 3, axis=-1))
-        return self.out(attend(q, k, v)[:, :, 0, :])
+        return self.out(sharded_attend(q, k, v, rules=TAE_RULES, self_attention=True)[:, :, 0, :])
 
 
 class SpatialAttention(_Attention):

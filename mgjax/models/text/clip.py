@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from einops import rearrange
 from flax import nnx
 
-from mgjax.attention import attend
+from mgjax.attention.sharded import sharded_attend
 from mgjax.config.schema import TextEncoderConfig, VisionEncoderConfig
 from mgjax.nn.activations import activation
 from mgjax.nn.linear import linear
@@ -44,7 +44,8 @@ class CLIPLayer(nnx.Module):
     def __call__(self, x: jax.Array, lengths: jax.Array | None, causal: bool) -> jax.Array:
         h = self.norm1(x)
         split = lambda t: rearrange(t, "b n (h d) -> b n h d", h=self.num_heads)
-        a = attend(split(self.q(h)), split(self.k(h)), split(self.v(h)), kv_lengths=lengths, causal=causal)
+        a = sharded_attend(split(self.q(h)), split(self.k(h)), split(self.v(h)), rules=self.rules, seq_axis="text_seq",
+                           self_attention=True, kv_lengths=lengths, causal=causal)
         x = x + self.o(rearrange(a, "b n h d -> b n (h d)"))
         h = constrain(self.act(self.fc1(self.norm2(x))), ("batch", "text_seq", "act_mlp"), self.rules)
         return x + self.fc2(h)

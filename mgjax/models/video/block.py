@@ -23,7 +23,8 @@ class VideoBlock(nnx.Module):
 
     def __init__(self, cfg: VideoModelConfig, *, rules: Rules, rngs: nnx.Rngs):
         kw = dict(dtype=dtype_of(cfg.dtype), param_dtype=dtype_of(cfg.param_dtype), rngs=rngs)
-        attn_kw = dict(rules=rules, qk_norm=cfg.qk_norm, eps=cfg.norm_eps, implementation=cfg.attention, **kw)
+        attn_kw = dict(rules=rules, qk_norm=cfg.qk_norm, eps=cfg.norm_eps, implementation=cfg.attention,
+                       context_parallel=cfg.context_parallel, **kw)
         pd = dtype_of(cfg.param_dtype)
         # Scale-free norms: adaLN supplies the scale.
         self.attn_norm = RMSNorm(cfg.width, eps=cfg.norm_eps, use_scale=False)
@@ -49,4 +50,4 @@ class VideoBlock(nnx.Module):
         x = x + checkpoint_name(self.cross_attn(c, context=text, kv_lengths=text_lengths), "cross_out")
         h = self.mlp(modulate(self.mlp_norm(x), shift2, scale2))
         x = x + gate2[:, None, :] * checkpoint_name(h, "mlp_out")
-        return constrain(x, ("batch", "seq", "act_embed"), self.rules)
+        return constrain(x, ("batch", "res_seq", "act_embed"), self.rules)

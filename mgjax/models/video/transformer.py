@@ -72,7 +72,7 @@ class MovieGenVideo(nnx.Module):
         pt, ph, pw = cfg.patch_size
         x = self.patch_embed(latents.astype(dtype_of(cfg.dtype)))  # (b, nt/pt, nh/ph, nw/pw, d)
         grid = x.shape[1:4]
-        x = constrain(rearrange(x, "b t h w d -> b (t h w) d"), ("batch", "seq", "act_embed"), self.rules)
+        x = constrain(rearrange(x, "b t h w d -> b (t h w) d"), ("batch", "res_seq", "act_embed"), self.rules)
         pos = self.pos_embed(grid)
         t_emb = self.t_embed(t)  # (b, d)
         shared_mod = self.shared_mod(t_emb)  # (b, 6, d)
