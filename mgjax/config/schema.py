@@ -250,6 +250,9 @@ class OptimConfig:
 class TrainConfig:
     steps: int = 1000
     seed: int = 0
+    # Gradient accumulation: the global batch runs as this many micro-batches (a scan, so activations are held for
+    # one micro-batch at a time), their gradients averaged into one update; the loss equals the full batch's.
+    grad_accum_steps: int = 1
     log_every: int = 50
     checkpoint_every: int = 1000
     keep_checkpoints: int = 2

@@ -104,6 +104,10 @@ def validate(cfg: Config) -> None:
     _positive("train.steps", cfg.train.steps)
     _positive("train.log_every", cfg.train.log_every)
     _positive("train.checkpoint_every", cfg.train.checkpoint_every)
+    _positive("train.grad_accum_steps", cfg.train.grad_accum_steps)
+    if d.batch_size % cfg.train.grad_accum_steps:
+        raise UserError(f"data.batch_size ({d.batch_size}) must be divisible by train.grad_accum_steps "
+                        f"({cfg.train.grad_accum_steps})")
     axes = [cfg.mesh.data, cfg.mesh.fsdp, cfg.mesh.tensor, cfg.mesh.context]
     if sum(a == -1 for a in axes) > 1 or any(a == 0 or a < -1 for a in axes):
         raise UserError(f"mesh axes must be positive with at most one -1, got data={axes[0]} fsdp={axes[1]} "

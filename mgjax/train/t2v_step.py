@@ -18,7 +18,10 @@ from mgjax.config.schema import Config
 from mgjax.flow.path import interpolate, model_velocity, velocity_target
 from mgjax.flow.timesteps import sample_t
 from mgjax.models.codec.base import LatentCodec
+from mgjax.parallel.rules import VIDEO_RULES, Rules
+from mgjax.parallel.sharding import constrain
 from mgjax.train.ema import ema_decay_at, ema_update
+from mgjax.train.guard import is_finite, keep_if, skipped
 
 TrainState = dict[str, Any]
 
@@ -28,11 +31,10 @@ def pixels_to_unit(video: jax.Array) -> jax.Array:
     return video.astype(jnp.float32) / 127.5 - 1.0
 
 
-def drop_text(tokens, null_tokens, key: jax.Array, prob: float):
-    """Replace each sample's prompt by the empty prompt with probability `prob` (for classifier-free guidance).
-    Entries are (ids (b, m), mask) or, precomputed, (hidden (b, m, d), mask)."""
-    batch = tokens[0][0].shape[0]
-    drop = jax.random.bernoulli(key, prob, (batch,))
+def drop_text(tokens, null_tokens, drop: jax.Array):
+    """Replace the prompts of the samples where `drop` (b,) is True by the empty prompt (for classifier-free
+    guidance). Entries are (ids (b, m), mask) or, precomputed, (hidden (b, m, d), mask)."""
+    batch = drop.shape[0]
 
     def pick(null, x):
         return jnp.where(drop.reshape((batch,) + (1,) * (x.ndim - 1)), null.astype(x.dtype), x)
@@ -40,38 +42,76 @@ def drop_text(tokens, null_tokens, key: jax.Array, prob: float):
     return [(pick(null_x, x), pick(null_mask, mask)) for (x, mask), (null_x, null_mask) in zip(tokens, null_tokens)]
 
 
-def flow_matching_loss(graphdef, params, rest, batch, key, *, cfg: Config, codec: LatentCodec, null_tokens):
-    """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2); t ~ logit-normal."""
-    model = nnx.merge(graphdef, params, rest)
-    x1 = batch["latent"] if "latent" in batch else codec.encode(pixels_to_unit(batch["video"]))
+def draw_noise(key: jax.Array, batch: int, latent_shape: tuple[int, ...], cfg: Config) -> dict[str, jax.Array]:
+    """Everything random in a step, drawn for the whole batch at once so that gradient accumulation over
+    micro-batches computes exactly the full batch's loss: t ~ logit-normal, the noise X_0, which prompts are dropped."""
     k_t, k_noise, k_drop = jax.random.split(key, 3)
-    t = sample_t(k_t, x1.shape[0], cfg.flow.t_sampling, cfg.flow.logit_mean, cfg.flow.logit_std)
-    x0 = jax.random.normal(k_noise, x1.shape, jnp.float32)
+    return {"t": sample_t(k_t, batch, cfg.flow.t_sampling, cfg.flow.logit_mean, cfg.flow.logit_std),
+            "x0": jax.random.normal(k_noise, (batch,) + tuple(latent_shape), jnp.float32),
+            "drop": jax.random.bernoulli(k_drop, cfg.text.drop_prob, (batch,))}
+
+
+def clean_latents(batch, codec: LatentCodec) -> jax.Array:
+    return batch["latent"] if "latent" in batch else codec.encode(pixels_to_unit(batch["video"]))
+
+
+def flow_matching_loss(graphdef, params, rest, batch, noise, *, cfg: Config, codec: LatentCodec, null_tokens):
+    """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2)."""
+    model = nnx.merge(graphdef, params, rest)
+    x1, x0, t = clean_latents(batch, codec), noise["x0"], noise["t"]
     xt = interpolate(x0, x1, t, cfg.flow.sigma_min)
     tokens = batch["text"]
     if cfg.text.drop_prob > 0:
-        tokens = drop_text(tokens, null_tokens, k_drop, cfg.text.drop_prob)
+        tokens = drop_text(tokens, null_tokens, noise["drop"])
     v = model_velocity(model(xt, t, tokens).astype(jnp.float32), xt, t, cfg.flow.prediction, cfg.flow.sigma_min)
     return jnp.mean(jnp.square(v - velocity_target(x0, x1, cfg.flow.sigma_min)))
 
 
-def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.GradientTransformation, null_tokens):
-    """(state, batch) -> (state, metrics). `null_tokens`: per-encoder (ids, mask) of the empty prompt, shape (1, m)."""
+def micro_batches(tree, num: int, rules: Rules):
+    """(b, ...) leaves -> (num, b / num, ...). Micro-batch i takes rows i, i + num, ...: each device already holds a
+    share of every micro-batch under a batch-sharded layout, so the split moves no data."""
+    def split(x):
+        x = jnp.swapaxes(x.reshape((x.shape[0] // num, num) + x.shape[1:]), 0, 1)
+        return constrain(x, (None, "batch") + (None,) * (x.ndim - 2), rules)
+
+    return jax.tree.map(split, tree)
+
+
+def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.GradientTransformation, null_tokens,
+                    rules: Rules = VIDEO_RULES):
+    """(state, batch) -> (state, metrics). `null_tokens`: per-encoder (ids, mask) of the empty prompt, shape (1, m).
+    With train.grad_accum_steps = k the batch runs as k micro-batches whose gradients are averaged (one update)."""
+    accum = cfg.train.grad_accum_steps
+    loss_and_grad = jax.value_and_grad(
+        lambda params, rest, batch, noise: flow_matching_loss(graphdef, params, rest, batch, noise, cfg=cfg,
+                                                              codec=codec, null_tokens=null_tokens))
+
+    def gradients(params, rest, batch, noise):
+        if accum == 1:
+            return loss_and_grad(params, rest, batch, noise)
+
+        def body(carry, micro):
+            loss, grads = loss_and_grad(params, rest, *micro)
+            return jax.tree.map(jnp.add, carry, (loss, grads)), None
+
+        zero = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, params))
+        (loss, grads), _ = jax.lax.scan(body, zero, micro_batches((batch, noise), accum, rules))
+        return jax.tree.map(lambda g: g / accum, (loss, grads))
 
     def train_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
         key = jax.random.fold_in(jax.random.key(cfg.train.seed), state["step"])
-        loss, grads = jax.value_and_grad(flow_matching_loss, argnums=1)(
-            graphdef, state["params"], state["rest"], batch, key, cfg=cfg, codec=codec, null_tokens=null_tokens)
+        one = jax.tree.map(lambda x: x[:1], batch)
+        latent_shape = jax.eval_shape(lambda b: clean_latents(b, codec), one).shape[1:]
+        noise = draw_noise(key, jax.tree.leaves(batch)[0].shape[0], latent_shape, cfg)
+        loss, grads = gradients(state["params"], state["rest"], batch, noise)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         ema = ema_update(state["ema"], params, ema_decay_at(state["step"], cfg.optim.ema_decay))
         grad_norm = optax.tree.norm(grads)
-        # A non-finite loss or gradient (a bad batch, an overflow) skips the update instead of poisoning the weights;
-        # the step still advances (the next batch is the next step's) and the skip is counted in the metrics.
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
-        new_state = dict(state, params=keep(params, state["params"]), opt_state=keep(opt_state, state["opt_state"]),
-                         ema=keep(ema, state["ema"]), step=state["step"] + 1)
-        return new_state, {"loss": loss, "grad_norm": grad_norm, "skipped": 1.0 - finite.astype(jnp.float32)}
+        finite = is_finite(loss, grad_norm)
+        new_state = dict(state, params=keep_if(finite, params, state["params"]),
+                         opt_state=keep_if(finite, opt_state, state["opt_state"]),
+                         ema=keep_if(finite, ema, state["ema"]), step=state["step"] + 1)
+        return new_state, {"loss": loss, "grad_norm": grad_norm, "skipped": skipped(finite)}
 
     return train_step

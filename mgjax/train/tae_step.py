@@ -19,6 +19,7 @@ from flax import nnx
 from mgjax.config.schema import Config
 from mgjax.models.tae.losses import (adaptive_weight, hinge_discriminator_loss, hinge_generator_loss, kl_loss,
                                      outlier_penalty, outlier_ratio, reconstruction_loss)
+from mgjax.train.guard import is_finite, keep_if, skipped
 from mgjax.train.t2v_step import pixels_to_unit
 
 
@@ -107,14 +108,19 @@ def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.Gradient
         grads, (metrics, recon) = jax.grad(generator_loss, has_aux=True)(
             state["params"], state["disc"], video, key)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        new_state = dict(state, params=optax.apply_updates(state["params"], updates), opt_state=opt_state,
-                         step=state["step"] + 1)
         metrics["grad_norm"] = optax.tree.norm(grads)
+        finite = is_finite(metrics["loss"], metrics["grad_norm"])
+        new_state = dict(state, params=keep_if(finite, optax.apply_updates(state["params"], updates), state["params"]),
+                         opt_state=keep_if(finite, opt_state, state["opt_state"]), step=state["step"] + 1)
         if phase.adversarial:
             d_loss, d_grads = jax.value_and_grad(discriminator_loss)(state["disc"], video, recon)
             d_updates, disc_opt_state = disc_tx.update(d_grads, state["disc_opt_state"], state["disc"])
-            new_state.update(disc=optax.apply_updates(state["disc"], d_updates), disc_opt_state=disc_opt_state)
+            d_finite = finite & is_finite(d_loss, optax.tree.norm(d_grads))
+            new_state.update(disc=keep_if(d_finite, optax.apply_updates(state["disc"], d_updates), state["disc"]),
+                             disc_opt_state=keep_if(d_finite, disc_opt_state, state["disc_opt_state"]))
             metrics["disc_loss"] = d_loss
+            finite = d_finite
+        metrics["skipped"] = skipped(finite)
         return new_state, metrics
 
     return train_step

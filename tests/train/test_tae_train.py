@@ -115,3 +115,26 @@ def test_random_crops_are_windows_of_each_clip():
         r, c = np.argwhere(clip[0, :, :, 0] == crop[0, 0, 0, 0])[0]
         np.testing.assert_array_equal(clip[:, r:r + 4, c:c + 4], crop)  # the same window in every frame
     assert random_crops(video, jax.random.key(0), 8) is video
+
+
+def test_tae_step_skips_a_non_finite_update(devices):
+    """A NaN clip gives a NaN loss: the TAE's weights and optimizer state stay, the skip is counted."""
+    from mgjax.parallel.rules import TAE_RULES
+    from mgjax.parallel.sharding import put_batch
+    from mgjax.train.tasks import TAETask
+
+    cfg = dataclasses.replace(micro_tae_config(), mesh=MeshConfig(data=1))
+    mesh = make_mesh(cfg.mesh, devices[:1])
+    with jax.set_mesh(mesh):
+        task = TAETask(cfg, None)
+        step = jax.jit(task.make_step(task.phase(0)))
+        batch = next(task.batches(0))
+        before = jax.tree.map(np.asarray, task.state)
+        bad = dict(batch, video=batch["video"].astype(np.float32) * np.nan)
+        state, out = step(task.state, put_batch(bad, mesh, TAE_RULES))
+        assert not np.isfinite(float(out["loss"])) and float(out["skipped"]) == 1.0
+        for key in ("params", "opt_state"):
+            for a, b in zip(jax.tree.leaves(state[key]), jax.tree.leaves(before[key])):
+                np.testing.assert_array_equal(np.asarray(a), b)
+        state, out = step(state, put_batch(batch, mesh, TAE_RULES))
+        assert np.isfinite(float(out["loss"])) and float(out["skipped"]) == 0.0

@@ -145,3 +145,15 @@ def test_non_finite_batch_skips_the_update_and_counts_it(devices):
         moved = [np.abs(np.asarray(a) - b).max() for a, b in zip(jax.tree.leaves(state["params"]),
                                                                jax.tree.leaves(before["params"]))]
         assert max(moved) > 0
+
+
+def test_gradient_accumulation_equals_the_full_batch(devices):
+    """Two micro-batches of 4 give the full batch of 8's loss and update (the randomness is drawn for the whole
+    batch, so only summation order differs), on an FSDP x TP mesh."""
+    cfg = dataclasses.replace(micro_config(), mesh=MeshConfig(data=2, fsdp=2, tensor=2, parallelism="fsdp_tp"))
+    full, state_full = run_steps(cfg, devices, 2)
+    accum = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, grad_accum_steps=2))
+    micro, state_micro = run_steps(accum, devices, 2)
+    np.testing.assert_allclose(micro, full, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(state_micro["params"]), jax.tree.leaves(state_full["params"])):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
