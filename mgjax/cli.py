@@ -14,6 +14,7 @@ def set_global_flags(num_cpu_devices: int | None = None) -> None:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_force_host_platform_device_count" not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={num_cpu_devices}".strip()
+    _skip_absent_tpu()
     # mgjax's own messages (kernel choice, truncated prompts) at INFO; libraries stay at WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mgjax").setLevel(logging.INFO)
@@ -22,6 +23,23 @@ def set_global_flags(num_cpu_devices: int | None = None) -> None:
 
     if not absl_flags.FLAGS.is_parsed():
         absl_flags.FLAGS.mark_as_parsed()
+
+
+def _skip_absent_tpu() -> None:
+    """libtpu (the `tpu` extra, which `python -m mgjax.tools.aot` compiles with) prints an initialisation error when
+    JAX probes it on a machine without TPU chips. When no chip exists and no other accelerator plugin is installed,
+    CPU is the only platform JAX could pick anyway, so say so and skip the probe."""
+    import importlib.metadata
+    import importlib.util
+
+    if "JAX_PLATFORMS" in os.environ or importlib.util.find_spec("libtpu") is None:
+        return
+    if list(importlib.metadata.entry_points(group="jax_plugins")):  # CUDA / ROCm plugins: let JAX choose
+        return
+    from jax._src import hardware_utils  # no backend starts here
+
+    if hardware_utils.num_available_tpu_chips_and_device_id()[0] == 0:
+        os.environ["JAX_PLATFORMS"] = "cpu"
 
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:

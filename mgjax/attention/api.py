@@ -33,6 +33,16 @@ def select_kernel(implementation: str, backend: str, q: jax.Array, k: jax.Array,
     return implementation
 
 
+def target_backend() -> str:
+    """The platform being compiled for: the active mesh's devices when a mesh is set (so a CPU process compiling
+    ahead of time for a TPU topology picks TPU kernels), else JAX's default backend."""
+    mesh = jax.sharding.get_abstract_mesh()
+    device = None if mesh.empty else getattr(mesh, "abstract_device", None)
+    if device is None:
+        return jax.default_backend()
+    return "gpu" if device.platform in ("gpu", "cuda", "rocm") else device.platform
+
+
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None = None,
            kv_lengths: jax.Array | None = None, scale: float | None = None, causal: bool = False,
            implementation: str = "auto") -> jax.Array:
@@ -42,11 +52,11 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, *, bias: jax.Array | None =
     q: (b, n, h, d); k, v: (b, m, h, d); bias: broadcastable to (b, h, n, m); kv_lengths: (b,) valid keys per row
     (padding at the end). Returns (b, n, h, d) in q's dtype. scale defaults to d ** -0.5.
     """
-    kernel = select_kernel(implementation, jax.default_backend(), q, k, bias)
-    key = (kernel, jax.default_backend())
-    if key not in _logged:
-        _logged.add(key)
-        log.info("attention kernel: %s on %s", kernel, jax.default_backend())
+    backend = target_backend()
+    kernel = select_kernel(implementation, backend, q, k, bias)
+    if (kernel, backend) not in _logged:
+        _logged.add((kernel, backend))
+        log.info("attention kernel: %s on %s", kernel, backend)
     if kernel == "cudnn":
         return cudnn.attend_cudnn(q, k, v, bias=bias, kv_lengths=kv_lengths, scale=scale, causal=causal)
     if kernel == "splash":

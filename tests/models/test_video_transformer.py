@@ -120,7 +120,7 @@ def test_scan_and_remat_do_not_change_the_math(cfg, devices):
         return jax.jit(jax.grad(lambda s: jnp.sum(nnx.merge(gd, s)(x, t, text) ** 2)))(st)
 
     ref = jax.tree.leaves(grads(scanned))
-    for policy in ("full", "save_dots", "save_attention"):
+    for policy in ("full", "save_dots", "save_attention", "offload_dots"):
         gd, st = nnx.split(scanned)
         remat_model = build(dataclasses.replace(cfg, remat=policy), devices)
         nnx.update(remat_model, st)
