@@ -26,6 +26,11 @@ def main(argv=None) -> int:
     from mgjax.cli import set_global_flags
 
     set_global_flags()
+    from mgjax.parallel.distributed import initialize_from_env
+
+    initialize_from_env()  # multi-host: one process per host, before JAX's backend starts
+    import jax
+
     from mgjax.config import load_config
     from mgjax.errors import UserError
     from mgjax.eval.shapes_t2v import slug
@@ -42,6 +47,8 @@ def main(argv=None) -> int:
         texts = [with_camera_prefix(p, args.camera_motion) for p in args.prompt]  # checked before loading the model
     sampler = T2VSampler(cfg, args.workdir)
     videos = sampler.sample(texts, seed=args.seed, num_steps=args.steps, cfg_scale=args.cfg)
+    if jax.process_index() != 0:  # every process sampled its part; process 0 writes the files
+        return 0
     for i, (prompt, video) in enumerate(zip(args.prompt, videos)):
         if args.out:
             out = pathlib.Path(args.out)

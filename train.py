@@ -14,6 +14,9 @@ def main(argv=None) -> int:
     from mgjax.cli import set_global_flags
 
     set_global_flags(args.cpu_devices)
+    from mgjax.parallel.distributed import initialize_from_env
+
+    initialize_from_env()  # multi-host: one process per host, before JAX's backend starts
     from mgjax.config import load_config
     from mgjax.train.loop import train
 

@@ -29,7 +29,8 @@ def select_kernel(implementation: str, backend: str, q: jax.Array, k: jax.Array,
         raise ValueError(f"unknown attention implementation {implementation!r}; valid: {', '.join(KERNELS)}")
     needs = {"cudnn": "gpu", "splash": "tpu"}.get(implementation)
     if needs and backend != needs:
-        raise ValueError(f"attention implementation {implementation!r} needs a {needs.upper()} backend, got {backend!r}")
+        raise ValueError(f"attention implementation {implementation!r} needs a {needs.upper()} backend, "
+                         f"got {backend!r}")
     return implementation
 
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.experimental import multihost_utils
 
 from mgjax.config import Config, FlowConfig
 from mgjax.flow.path import model_velocity
@@ -85,7 +86,10 @@ class T2VSampler:
                                    put_batch(cond, self.mesh, VIDEO_RULES), put_batch(uncond, self.mesh, VIDEO_RULES),
                                    cfg_scale=cfg_scale, progress=progress)
             video = self.codec.decode(latents, d.num_frames)
-        return np.asarray(jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8))
+        video = jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8)
+        if not video.is_fully_addressable:  # several processes: each holds only its devices' part of the batch
+            video = multihost_utils.process_allgather(video, tiled=True)
+        return np.asarray(video)
 
     def sample_batched(self, prompts: Sequence[str], batch_size: int, **kw) -> np.ndarray:
         """Sample in fixed-size chunks (the last one padded) so one compiled step serves every chunk."""

@@ -1,7 +1,8 @@
 """Orbax checkpoints of the train state: one item per part, so sampling restores only what it needs (EMA + rest).
 
-Full fault tolerance (SIGTERM, data-iterator state, restore onto other meshes) is the scale issue's; this keeps saves
-atomic (Orbax writes to a temporary directory and renames) and async.
+Saves are async and atomic: Orbax writes a step into `<step>.orbax-checkpoint-tmp` and renames it when complete, so a
+process killed mid-save leaves the previous step as the latest one. A restore reshards onto whatever the target's
+shardings are (another mesh, device count or process count). tests/train/test_fault_tolerance.py checks all three.
 """
 
 from __future__ import annotations

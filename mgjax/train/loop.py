@@ -10,9 +10,12 @@ import threading
 import time
 
 import jax
+from jax.experimental import multihost_utils
 
 from mgjax.config import Config, format_config, save_config
+from mgjax.errors import UserError
 from mgjax.parallel.mesh import make_mesh
+from mgjax.parallel.presets import check_parallelism, check_sharded_enough, sharding_report
 from mgjax.parallel.sharding import put_batch
 from mgjax.train.checkpoint import Checkpointer, checkpoint_dir
 from mgjax.train.metrics import MetricsWriter
@@ -22,12 +25,21 @@ from mgjax.train.tasks import build_task
 
 
 @contextlib.contextmanager
-def preemption_flag():
-    """A dict whose "stop" turns True on SIGTERM (a scheduler's preemption notice); the loop then saves a checkpoint
-    after the current step and returns. Only the main thread can install signal handlers; elsewhere it stays False."""
+def preemption_notice():
+    """Yields `stop(step) -> bool`: True once a scheduler's preemption notice (SIGTERM) has arrived; the loop then
+    saves a checkpoint after that step and returns.
+
+    One process: a SIGTERM handler sets a flag (only the main thread can install one; elsewhere it never fires).
+    Several processes: every host must stop after the same step, or the one that stops first leaves the others
+    hanging in a collective, and SIGTERM may reach the hosts at different times. jax.distributed's preemption sync
+    manager catches SIGTERM on any host and agrees on the step (`reached_preemption_sync_point`, to be called with
+    every step on every host), so no Python handler is installed there (it would replace JAX's)."""
+    if jax.process_count() > 1:
+        yield multihost_utils.reached_preemption_sync_point
+        return
     flag = {"stop": False}
     if threading.current_thread() is not threading.main_thread():
-        yield flag
+        yield lambda step: flag["stop"]
         return
 
     def on_sigterm(signum, frame):
@@ -35,7 +47,7 @@ def preemption_flag():
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        yield flag
+        yield lambda step: flag["stop"]
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -47,18 +59,31 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
     `stop_after` ends this invocation after that many steps (with a checkpoint), as a preemption would; running again
     in the same workdir continues exactly where it stopped. SIGTERM does the same after the step in flight.
     """
+    if "://" in str(workdir):  # pathlib would quietly turn gs://bucket/run into a local directory gs:/bucket/run
+        raise UserError(f"workdir {str(workdir)!r} is a URL; mgjax writes through the file system: mount the bucket "
+                        f"(e.g. with gcsfuse) or use a shared file system path")
     workdir = pathlib.Path(workdir)
-    save_config(cfg, workdir)
-    if verbose:
+    primary = jax.process_index() == 0  # several processes share the workdir: one writes its files
+    if primary:
+        save_config(cfg, workdir)
+    if verbose and primary:
         print(f"config {cfg.name}:\n{format_config(cfg)}", flush=True)
     mesh = make_mesh(cfg.mesh, devices)
     lr = learning_rate_schedule(cfg.optim, cfg.train.steps)
-    writer = MetricsWriter(workdir, tensorboard=True)
+    writer = MetricsWriter(workdir, tensorboard=True, enabled=primary)
     ckpt = Checkpointer(checkpoint_dir(workdir), keep=cfg.train.keep_checkpoints)
     last: dict[str, float] = {}
     with jax.set_mesh(mesh):
         task = build_task(cfg, workdir)
         state = task.state
+        check_parallelism(cfg, dict(mesh.shape))
+        if cfg.task == "t2v":
+            report = sharding_report(state["params"], dict(mesh.shape), cfg.mesh.parallelism)
+            if verbose:
+                print(f"parallelism {cfg.mesh.parallelism} on mesh {dict(mesh.shape)}: parameters "
+                      f"{report['per_device_bytes'] / 2**20:.1f} MiB per device (ideal "
+                      f"{report['ideal_per_device_bytes'] / 2**20:.1f} MiB)", flush=True)
+            check_sharded_enough(report)
         start = ckpt.latest_step() or 0
         data_state = None
         if start:
@@ -70,7 +95,7 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
         batches = task.batches(start, data_state)
         stack = contextlib.ExitStack()
         try:  # on any error (e.g. the bad-data budget) pending async saves still complete
-            preempted = stack.enter_context(preemption_flag())
+            preemption = stack.enter_context(preemption_notice())
             t0, sums, count, skipped = time.time(), {}, 0, 0
             end = cfg.train.steps if stop_after is None else min(cfg.train.steps, start + stop_after)
             for step in range(start, end):
@@ -93,13 +118,14 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
                     last.update(lr=float(lr(step)), steps_per_s=count / max(elapsed, 1e-9))
                     writer.write(done, last)
                     t0, sums, count = time.time(), {}, 0
-                if done % cfg.train.checkpoint_every == 0 or done == end or preempted["stop"]:
+                preempted = preemption(done)
+                if done % cfg.train.checkpoint_every == 0 or done == end or preempted:
                     meta = {"config": cfg.name, "task": cfg.task, "step": done}
                     pipeline_state = task.data_state()
                     if pipeline_state is not None:
                         meta["data"] = pipeline_state
-                    ckpt.save(done, state, meta=meta, force=preempted["stop"])
-                if preempted["stop"]:
+                    ckpt.save(done, state, meta=meta, force=preempted)
+                if preempted:
                     print(f"SIGTERM: saved step {done} in {ckpt.directory}; exiting (run again to resume)", flush=True)
                     break
         finally:

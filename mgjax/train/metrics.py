@@ -8,11 +8,17 @@ import time
 
 
 class MetricsWriter:
-    def __init__(self, workdir: str | pathlib.Path, tensorboard: bool = True):
+    """`enabled=False` writes and prints nothing: in a multi-process run only process 0 logs (the metrics are global
+    means, the same on every process, and the processes share one workdir)."""
+
+    def __init__(self, workdir: str | pathlib.Path, tensorboard: bool = True, enabled: bool = True):
+        self.enabled = enabled
+        self.jsonl = self.tb = None
+        if not enabled:
+            return
         workdir = pathlib.Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         self.jsonl = open(workdir / "metrics.jsonl", "a", buffering=1)
-        self.tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter
 
@@ -20,8 +26,11 @@ class MetricsWriter:
         self.start = time.time()
 
     def write(self, step: int, metrics: dict[str, float], prefix: str = "train") -> None:
+        if not self.enabled:
+            return
         metrics = {k: float(v) for k, v in metrics.items()}
-        record = {"step": step, "time": round(time.time() - self.start, 2), **{f"{prefix}/{k}": v for k, v in metrics.items()}}
+        record = {"step": step, "time": round(time.time() - self.start, 2),
+                  **{f"{prefix}/{k}": v for k, v in metrics.items()}}
         self.jsonl.write(json.dumps(record) + "\n")
         if self.tb is not None:
             for k, v in metrics.items():
@@ -30,6 +39,7 @@ class MetricsWriter:
         print(f"[{prefix}] step {step} {shown} ({record['time']:.0f}s)", flush=True)
 
     def close(self) -> None:
-        self.jsonl.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
         if self.tb is not None:
             self.tb.close()

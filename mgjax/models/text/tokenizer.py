@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import pathlib
+import uuid
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -79,7 +80,8 @@ class SentencePieceTokenizer:
     def save(self, path: str | pathlib.Path) -> None:
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        # A temporary name of its own: the processes of a multi-host run each write the same bytes concurrently.
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(self.model_proto)
         tmp.replace(path)
 
