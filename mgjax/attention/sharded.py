@@ -11,6 +11,8 @@ Padding (keys at positions >= kv_lengths) is masked in both.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
@@ -75,15 +77,9 @@ def sharded_attend(q: jax.Array, k: jax.Array, v: jax.Array, *, rules: Rules, se
     spec = logical_to_spec(("batch", seq_axis, "act_heads", None), rules)
     batch_ax, heads_ax = fit_axes(b, spec[0], mesh), fit_axes(h, spec[2], mesh)
     seq_ax = fit_axes(n, spec[1], mesh)
-    if not self_attention:
-        kv_spec = logical_to_spec((kv_seq_axis,), rules)
-        kv_ax = fit_axes(k.shape[1], kv_spec[0], mesh)
-    else:
-        kv_ax = seq_ax
+    kv_ax = seq_ax if self_attention else fit_axes(k.shape[1], logical_to_spec((kv_seq_axis,), rules)[0], mesh)
     cp_axes = _axes_tuple(seq_ax) if self_attention else ()
-    cp = 1
-    for a in cp_axes:
-        cp *= mesh.shape[a]
+    cp = math.prod(mesh.shape[a] for a in cp_axes)
     if causal and cp > 1:
         raise NotImplementedError("causal attention is not context-parallel (Movie Gen's attention is bidirectional)")
 

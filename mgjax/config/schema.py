@@ -61,7 +61,7 @@ class TextEncoderConfig:
 
     `kind="t5"` is the T5 v1.1 / UL2 encoder (ByT5 is the same encoder on bytes); `kind="clip"` is a CLIP text tower
     (MetaCLIP); `kind="external"` means the encoder runs outside this model and its (b, m, width) outputs arrive
-    precomputed (see `mgjax.data.text_records`). The defaults are UL2 20B's encoder (google/ul2: 32 layers, width 4096,
+    precomputed (`python -m mgjax.data.latent_records --text`). The defaults are UL2 20B's encoder (google/ul2: 32 layers, width 4096,
     16 heads of 256, gated-SiLU FFN 16384, vocab 32128); the paper does not give UL2's size or token limit.
     """
 
@@ -93,6 +93,8 @@ class TextEncoderConfig:
     # Hugging Face weights in safetensors (a file, a directory, or a sharded index), loaded when the model is built.
     checkpoint: str = ""
     trainable: bool = False  # paper: frozen. The CPU demo trains its tiny encoder jointly (no pretrained weights).
+    # Paper Fig. 8: UL2 under FSDP, ByT5 and MetaCLIP replicated (the presets set this per family).
+    sharding: Literal["fsdp", "replicated"] = "fsdp"
 
 
 @dataclasses.dataclass(frozen=True)

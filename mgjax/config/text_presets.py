@@ -17,14 +17,17 @@ def _t5(name, vocab, width, layers, heads, head_dim, ffn, activation, max_length
 def _clip_text(width, layers, heads, ffn, projection, max_length=77) -> TextEncoderConfig:
     return TextEncoderConfig(name="metaclip", kind="clip", vocab_size=49408, width=width, num_layers=layers,
                              num_heads=heads, head_dim=width // heads, ffn_width=ffn, activation="quick_gelu",
-                             norm_eps=1e-5, max_length=max_length, projection_dim=projection, tokenizer="clip_bpe")
+                             norm_eps=1e-5, max_length=max_length, projection_dim=projection, tokenizer="clip_bpe",
+                             sharding="replicated")
 
 
 TEXT_ENCODERS: dict[str, TextEncoderConfig] = {
     "ul2": _t5("ul2", 32128, 4096, 32, 16, 256, 16384, "silu", 300),  # google/ul2, google/flan-ul2
     "t5_v1_1_xxl": _t5("t5", 32128, 4096, 24, 64, 64, 10240, "gelu_tanh", 512),  # google/t5-v1_1-xxl
-    "byt5_small": _t5("byt5", 384, 1472, 12, 6, 64, 3584, "gelu_tanh", 100, tokenizer="byte", input="quoted"),
-    "byt5_base": _t5("byt5", 384, 1536, 18, 12, 64, 3968, "gelu_tanh", 100, tokenizer="byte", input="quoted"),
+    "byt5_small": _t5("byt5", 384, 1472, 12, 6, 64, 3584, "gelu_tanh", 100, tokenizer="byte", input="quoted",
+                      sharding="replicated"),
+    "byt5_base": _t5("byt5", 384, 1536, 18, 12, 64, 3968, "gelu_tanh", 100, tokenizer="byte", input="quoted",
+                     sharding="replicated"),
     "metaclip_b32": _clip_text(512, 12, 8, 2048, 512),  # facebook/metaclip-b32-400m
     "metaclip_l14": _clip_text(768, 12, 12, 3072, 768),  # facebook/metaclip-l14-fullcc2.5b
     "metaclip_h14": _clip_text(1024, 24, 16, 4096, 1024),  # facebook/metaclip-h14-fullcc2.5b

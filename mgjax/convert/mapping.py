@@ -82,9 +82,10 @@ def _listing(keys: Sequence, limit: int = 8) -> str:
 
 
 def check_key_map(module: nnx.Module, key_map: Mapping[Path, Source], checkpoint: Mapping[str, np.ndarray],
-                  ignore: Sequence[str] = (), shape_of: Callable[[str], tuple] | None = None,
-                  what: str = "checkpoint") -> dict[Path, nnx.Variable]:
-    """Every check, before any copy: returns the module's parameters by path."""
+                  ignore: Sequence[str] = (), what: str = "checkpoint") -> tuple[dict[Path, nnx.Variable], dict]:
+    """Every check, before any copy: returns the module's parameters by path, and the already converted arrays of
+    sources with a custom transform (position interpolation, patch reshapes; small), whose shapes are only known
+    after converting."""
     params = module_params(module)
     unmapped = [p for p in params if p not in key_map]
     if unmapped:  # a bug in the key map, not in the user's file
@@ -98,32 +99,34 @@ def check_key_map(module: nnx.Module, key_map: Mapping[Path, Source], checkpoint
     if unexpected:
         raise UserError(f"{what} has {len(unexpected)} unexpected key(s): {_listing(unexpected)} (a different "
                         f"architecture or config?)")
-    shape_of = shape_of or (lambda k: checkpoint[k].shape)
+    shape_of = getattr(checkpoint, "shape", None) or (lambda k: checkpoint[k].shape)  # headers only, when it can
+    converted = {}
     for path, source in key_map.items():
         want = tuple(params[path].shape)
-        got = tuple(shape_of(source.key))
-        if source.transform is linear_weight:
-            got = got[::-1]
-        if source.transform in (None, linear_weight) and got != want:
-            raise UserError(f"{what} key {source.key!r} has shape {tuple(shape_of(source.key))}, but "
-                            f"{'.'.join(map(str, path))} needs {want}" + (" (transposed)" if source.transform else ""))
-    return params
+        if source.transform in (None, linear_weight):
+            got = tuple(shape_of(source.key))
+            if (got[::-1] if source.transform else got) != want:
+                raise UserError(f"{what} key {source.key!r} has shape {got}, but {'.'.join(map(str, path))} needs "
+                                f"{want}" + (" (transposed)" if source.transform else ""))
+            continue
+        converted[path] = source.transform(np.asarray(checkpoint[source.key]))
+        if tuple(converted[path].shape) != want:
+            raise UserError(f"{what} key {source.key!r} gives shape {converted[path].shape} after conversion, but "
+                            f"{'.'.join(map(str, path))} needs {want}")
+    return params, converted
 
 
 def load_key_map(module: nnx.Module, key_map: Mapping[Path, Source], checkpoint: Mapping[str, np.ndarray],
                  ignore: Sequence[str] = (), what: str = "checkpoint") -> int:
     """Fill `module`'s parameters in place (each keeps its dtype and sharding); returns the number of values copied."""
-    shape_of = getattr(checkpoint, "shape", None)
-    params = check_key_map(module, key_map, checkpoint, ignore, shape_of, what)
+    params, converted = check_key_map(module, key_map, checkpoint, ignore, what)
     count = 0
     for path, source in key_map.items():
         var = params[path]
-        arr = np.asarray(checkpoint[source.key])
-        if source.transform is not None:
-            arr = source.transform(arr)
-        if tuple(arr.shape) != tuple(var.shape):
-            raise UserError(f"{what} key {source.key!r} gives shape {arr.shape} after conversion, but "
-                            f"{'.'.join(map(str, path))} needs {tuple(var.shape)}")
+        arr = converted.get(path)
+        if arr is None:
+            arr = np.asarray(checkpoint[source.key])
+            arr = arr if source.transform is None else source.transform(arr)
         old = var[...]
         var[...] = jax.device_put(arr.astype(old.dtype), old.sharding)
         count += arr.size

@@ -64,8 +64,19 @@ def shard_name(k: int, n: int) -> str:
     return f"latents-{k:05d}-of-{n:05d}.array_record"
 
 
-def shard_files(directory: pathlib.Path) -> list[pathlib.Path]:
-    return sorted(directory.glob("latents-*-of-*.array_record"))
+def shard_files(directory: pathlib.Path, num_shards: int) -> list[pathlib.Path]:
+    """The shards of one set of `num_shards` (a directory may still hold shards of an earlier run with another
+    count; they are not part of this set)."""
+    return sorted(directory.glob(f"latents-*-of-{num_shards:05d}.array_record"))
+
+
+def read_meta(directory: str | pathlib.Path) -> dict:
+    """meta.json of a complete record set (written last, so its presence marks completeness)."""
+    meta = pathlib.Path(directory) / "meta.json"
+    if not meta.is_file():
+        raise UserError(f"no latent records at {str(directory)!r} (no complete meta.json); write them with "
+                        f"`python -m mgjax.data.latent_records --config CONFIG --out {directory}`")
+    return json.loads(meta.read_text())
 
 
 def shapes_file(shard: pathlib.Path) -> pathlib.Path:
@@ -81,12 +92,9 @@ class LatentSource:
         import grain
 
         self.directory = pathlib.Path(directory)
-        meta = self.directory / "meta.json"
-        if not meta.is_file():
-            raise UserError(f"no latent records at {str(self.directory)!r} (no complete meta.json); write them with "
-                            f"`python -m mgjax.data.latent_records --config CONFIG --out {directory}`")
-        self.meta = json.loads(meta.read_text())
-        self._source = grain.sources.ArrayRecordDataSource([str(p) for p in shard_files(self.directory)])
+        self.meta = read_meta(directory)
+        self.shards = shard_files(self.directory, self.meta["shards"])
+        self._source = grain.sources.ArrayRecordDataSource([str(p) for p in self.shards])
 
     def __len__(self) -> int:
         return len(self._source)
@@ -96,7 +104,7 @@ class LatentSource:
 
     def record_shapes(self) -> np.ndarray:
         """(records, latent ndim) int32: every record's latent shape, in index order."""
-        return np.concatenate([np.load(shapes_file(p)) for p in shard_files(self.directory)])
+        return np.concatenate([np.load(shapes_file(p)) for p in self.shards])
 
     def __repr__(self) -> str:
         return f"LatentSource({str(self.directory)!r}, {len(self)} records)"
@@ -187,9 +195,7 @@ def write_latent_records(cfg, out: str | pathlib.Path, num: int | None = None, s
             np.save(shapes_file(path), np.array(shard_shapes, np.int32).reshape(len(shard_shapes), -1))
             tmp.rename(path)  # complete shards only
     d = cfg.data
-    import grain
-
-    meta = {"records": len(grain.sources.ArrayRecordDataSource([str(p) for p in shard_files(out)])),
+    meta = {"records": sum(len(np.load(shapes_file(p))) for p in shard_files(out, num_shards)),
             "shards": num_shards,
             "resumed_shards": resumed, "split": split, "latent_shapes": sorted(map(list, shapes)),
             "latent_shape": sorted(map(list, shapes))[0] if len(shapes) == 1 else None, "codec": cfg.codec.kind,

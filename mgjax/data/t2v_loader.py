@@ -158,11 +158,14 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
         return MappedBatches(pipeline, Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None))
     fps = d.fps if d.fps_prefix else None
     if d.source == "latents":
-        from mgjax.data.latent_records import LatentSource
+        from mgjax.data.latent_records import read_meta
 
-        meta = LatentSource(d.latents_path).meta
+        meta = read_meta(d.latents_path)
         if meta.get("captions_are_prompts"):  # a video folder's records: FPS prefixes already written
             fps = None
+        if cfg.text.precomputed and not meta.get("text_encoders"):
+            raise UserError(f"text.precomputed needs records written with --text; {d.latents_path} holds captions "
+                            f"only (`python -m mgjax.data.latent_records --text --workdir RUN ...`)")
     tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), fps, cfg.text.precomputed)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
 
@@ -182,12 +185,28 @@ def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None
 
 
 def caption_corpus_for(cfg: Config, num: int = 5000) -> list[str]:
-    """Training captions (with the FPS prefix when used) for training the demo's tokenizer."""
-    from mgjax.data.moving_shapes import caption_corpus
+    """Up to `num` of the prompts the model trains on, as the loader builds them, plus the empty prompt: the corpus
+    a tokenizer is trained on when none is given. The data's own captions: a folder's (with their camera and FPS
+    prefixes; the FPS varies per clip, so the config's stands in), cached records' or Moving Shapes'."""
+    d = cfg.data
+    if d.source in ("video_folder", "tfds"):
+        from mgjax.data.video_pipeline import build_index
+        from mgjax.models.text.prompts import build_prompt
 
-    corpus = caption_corpus(num=num, seed=cfg.data.seed, num_frames=cfg.data.num_frames)
-    if cfg.data.fps_prefix:
-        corpus = [with_fps_prefix(c, cfg.data.fps) for c in corpus]
-    return corpus + [""]
+        entries = build_index(d)[0][:num]
+        return [build_prompt(e.item.caption, fps=d.fps if d.fps_prefix and not e.info.is_image else None,
+                             camera_motion=e.item.camera_motion or None) for e in entries] + [""]
+    prefix = d.fps_prefix
+    if d.source == "latents":
+        from mgjax.data.latent_records import LatentSource
+
+        source = LatentSource(d.latents_path)
+        corpus = [str(source[i]["caption"]) for i in range(min(num, len(source)))]
+        prefix = prefix and not source.meta.get("captions_are_prompts")
+    else:
+        from mgjax.data.moving_shapes import caption_corpus
+
+        corpus = caption_corpus(num=num, seed=d.seed, num_frames=d.num_frames)
+    return [with_fps_prefix(c, d.fps) if prefix else c for c in corpus] + [""]
 
 

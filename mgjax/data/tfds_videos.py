@@ -57,11 +57,12 @@ def make_builder(name: str, root: str | pathlib.Path, manifest: str | None, data
                 path = inside_root(root, item.path)
                 try:
                     caption_ok(item.caption)
-                    info = probe(path)
+                    data = path.read_bytes() if path.is_file() else None  # read once: probed and stored
+                    info = probe(path, data)
                 except BadSample as e:
                     Builder.skipped.append((item.path, str(e)))
                     continue
-                yield item.path, {"data": path.read_bytes(), "path": item.path, "caption": item.caption,
+                yield item.path, {"data": data, "path": item.path, "caption": item.caption,
                                   "camera_motion": item.camera_motion, "width": info.width, "height": info.height,
                                   "fps": info.fps, "duration": info.duration}
 

@@ -13,10 +13,7 @@ from mgjax.errors import UserError
 
 Rules = tuple[tuple[str, str | tuple[str, ...] | None], ...]
 
-# Parallelism presets (descriptions in parallel/presets.py).
-PRESETS = ("data", "fsdp", "fsdp_tp", "fsdp_tp_sp", "fsdp_tp_sp_cp")
-
-# Mesh axes each preset shards over; the others must have size 1.
+# Parallelism presets (descriptions in parallel/presets.py): the mesh axes each shards over; the others must be 1.
 PRESET_AXES = {
     "data": ("data",),
     "fsdp": ("data", "fsdp"),
@@ -24,6 +21,7 @@ PRESET_AXES = {
     "fsdp_tp_sp": ("data", "fsdp", "tensor"),
     "fsdp_tp_sp_cp": ("data", "fsdp", "tensor", "context"),
 }
+PRESETS = tuple(PRESET_AXES)
 
 
 def video_rules(preset: str) -> Rules:

@@ -58,13 +58,19 @@ class T2VSampler:
         self.weights = (restored[which], restored["rest"])
         self.velocity = _velocity(self.graphdef, cfg.flow)
 
-    def tokens(self, prompts: Sequence[str]):
+    def tokens(self, prompts: Sequence[str], prefix: bool = True):
+        """Encoder inputs for prompts, with the FPS prefix as in training (prefix=False: as given)."""
         d = self.cfg.data
-        if d.fps_prefix:
+        if d.fps_prefix and prefix:
             prompts = [with_fps_prefix(p, d.fps) for p in prompts]
         if self.embedder is not None:
             return self.embedder.embed(list(prompts))
         return [(t.ids, t.mask) for t in encode_prompts(list(prompts), self.cfg.text.encoders, self.tokenizers)]
+
+    def unconditional(self, n: int):
+        """The classifier-free-guidance input: the bare empty prompt, as training's text dropout used it
+        (tasks.null_prompt_tokens, null_text.npz), without the FPS prefix."""
+        return self.tokens([""] * n, prefix=False)
 
     def sample(self, prompts: Sequence[str], seed: int | None = None, num_steps: int | None = None,
                cfg_scale: float | None = None, progress: bool = True, first_index: int = 0) -> np.ndarray:
@@ -80,7 +86,7 @@ class T2VSampler:
         noise = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, first_index + i), shape, jnp.float32))
                           for i in range(len(prompts))])
         cond = self.tokens(prompts)
-        uncond = self.tokens([""] * len(prompts))
+        uncond = self.unconditional(len(prompts))
         with jax.set_mesh(self.mesh):
             latents = euler_sample(self.velocity, self.weights, put_batch(noise, self.mesh, VIDEO_RULES), schedule,
                                    put_batch(cond, self.mesh, VIDEO_RULES), put_batch(uncond, self.mesh, VIDEO_RULES),

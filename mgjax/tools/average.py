@@ -21,7 +21,7 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from mgjax.config import Config
+from mgjax.config import Config, save_config
 from mgjax.errors import UserError
 from mgjax.parallel.mesh import make_mesh
 from mgjax.train.checkpoint import Checkpointer, checkpoint_dir, open_existing
@@ -72,9 +72,9 @@ def average_runs(cfg: Config, runs: list[str], out: str | pathlib.Path, weights:
                     meta={"config": cfg.name, "task": cfg.task, "step": first_step, "averaged": list(runs),
                           "weights": weights})
         writer.close()
-    for f in list(first_dir.glob("tokenizer_*.model")) + [first_dir / "config.json"]:
-        if f.is_file():
-            shutil.copy2(f, out / f.name)
+    save_config(cfg, out)  # the config the averaged weights were restored with (--config and its --set)
+    for f in first_dir.glob("tokenizer_*.model"):
+        shutil.copy2(f, out / f.name)
     return first_step
 
 

@@ -74,7 +74,8 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
     ckpt = Checkpointer(checkpoint_dir(workdir), keep=cfg.train.keep_checkpoints)
     last: dict[str, float] = {}
     with jax.set_mesh(mesh):
-        task = build_task(cfg, workdir)
+        start = ckpt.latest_step() or 0
+        task = build_task(cfg, workdir, fresh=not start)
         state = task.state
         check_parallelism(cfg, dict(mesh.shape))
         if cfg.task == "t2v":
@@ -84,7 +85,6 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
                       f"{report['per_device_bytes'] / 2**20:.1f} MiB per device (ideal "
                       f"{report['ideal_per_device_bytes'] / 2**20:.1f} MiB)", flush=True)
             check_sharded_enough(report)
-        start = ckpt.latest_step() or 0
         data_state = None
         if start:
             state = dict(state, **ckpt.restore(state))

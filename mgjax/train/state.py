@@ -10,6 +10,7 @@ from jax.sharding import PartitionSpec as P
 
 from mgjax.config.schema import Config
 from mgjax.models.t2v import TextToVideo, trainable_filter
+from mgjax.models.text.stack import load_pretrained_encoders
 from mgjax.train.t2v_step import TrainState
 
 
@@ -24,9 +25,13 @@ def split_model(cfg: Config, model: TextToVideo):
     return graphdef, nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
 
 
-def create_train_state(cfg: Config, tx: optax.GradientTransformation):
-    """-> (graphdef, state). Optimizer moments and EMA inherit the parameters' shardings."""
-    graphdef, params, rest = split_model(cfg, build_model(cfg))
+def create_train_state(cfg: Config, tx: optax.GradientTransformation, pretrained: bool = True):
+    """-> (graphdef, state). Optimizer moments and EMA inherit the parameters' shardings. `pretrained`: load the text
+    encoders' configured checkpoints (a fresh run; a resumed one restores them from its own checkpoint)."""
+    model = build_model(cfg)
+    if pretrained:
+        load_pretrained_encoders(model.text_encoders, cfg.text.encoders)
+    graphdef, params, rest = split_model(cfg, model)
     opt_state = jax.jit(tx.init)(params)
     ema = jax.tree.map(jnp.copy, params)
     state: TrainState = {"params": params, "rest": rest, "opt_state": opt_state, "ema": ema,

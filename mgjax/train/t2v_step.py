@@ -18,7 +18,7 @@ from mgjax.config.schema import Config
 from mgjax.flow.path import interpolate, model_velocity, velocity_target
 from mgjax.flow.timesteps import sample_t
 from mgjax.models.codec.base import LatentCodec
-from mgjax.parallel.rules import VIDEO_RULES, Rules
+from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import constrain
 from mgjax.train.ema import ema_decay_at, ema_update
 from mgjax.train.guard import is_finite, keep_if, skipped
@@ -67,18 +67,18 @@ def flow_matching_loss(graphdef, params, rest, batch, noise, *, cfg: Config, cod
     return jnp.mean(jnp.square(v - velocity_target(x0, x1, cfg.flow.sigma_min)))
 
 
-def micro_batches(tree, num: int, rules: Rules):
+def micro_batches(tree, num: int):
     """(b, ...) leaves -> (num, b / num, ...). Micro-batch i takes rows i, i + num, ...: each device already holds a
-    share of every micro-batch under a batch-sharded layout, so the split moves no data."""
+    share of every micro-batch under a batch-sharded layout, so the split moves no data (the `batch` rule is the same
+    in every preset)."""
     def split(x):
         x = jnp.swapaxes(x.reshape((x.shape[0] // num, num) + x.shape[1:]), 0, 1)
-        return constrain(x, (None, "batch") + (None,) * (x.ndim - 2), rules)
+        return constrain(x, (None, "batch") + (None,) * (x.ndim - 2), VIDEO_RULES)
 
     return jax.tree.map(split, tree)
 
 
-def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.GradientTransformation, null_tokens,
-                    rules: Rules = VIDEO_RULES):
+def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.GradientTransformation, null_tokens):
     """(state, batch) -> (state, metrics). `null_tokens`: per-encoder (ids, mask) of the empty prompt, shape (1, m).
     With train.grad_accum_steps = k the batch runs as k micro-batches whose gradients are averaged (one update)."""
     accum = cfg.train.grad_accum_steps
@@ -95,7 +95,7 @@ def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.Gradien
             return jax.tree.map(jnp.add, carry, (loss, grads)), None
 
         zero = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, params))
-        (loss, grads), _ = jax.lax.scan(body, zero, micro_batches((batch, noise), accum, rules))
+        (loss, grads), _ = jax.lax.scan(body, zero, micro_batches((batch, noise), accum))
         return jax.tree.map(lambda g: g / accum, (loss, grads))
 
     def train_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:

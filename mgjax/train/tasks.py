@@ -64,12 +64,12 @@ def _replicated_step() -> jax.Array:
 class TextToVideoTask(Task):
     rules = VIDEO_RULES
 
-    def __init__(self, cfg: Config, workdir: pathlib.Path):
+    def __init__(self, cfg: Config, workdir: pathlib.Path, fresh: bool = True):
         self.cfg = cfg
         self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=lambda: caption_corpus_for(cfg))
         self.codec = load_codec(cfg.codec)
         self.tx = make_optimizer(cfg.optim, cfg.train.steps)
-        self.graphdef, self.state = create_train_state(cfg, self.tx)
+        self.graphdef, self.state = create_train_state(cfg, self.tx, pretrained=fresh)
 
     def make_step(self, phase):
         return make_train_step(self.graphdef, self.cfg, self.codec, self.tx,
@@ -91,7 +91,7 @@ def build_tae(cfg: Config, seed: int = 0) -> TemporalAutoencoder:
 class TAETask(Task):
     rules = TAE_RULES
 
-    def __init__(self, cfg: Config, workdir: pathlib.Path):
+    def __init__(self, cfg: Config, workdir: pathlib.Path, fresh: bool = True):
         self.cfg = cfg
         loss = cfg.tae_loss
         self.tx = make_optimizer(cfg.optim, cfg.train.steps)
@@ -120,6 +120,7 @@ class TAETask(Task):
 TASKS = {"t2v": TextToVideoTask, "tae": TAETask}
 
 
-def build_task(cfg: Config, workdir: pathlib.Path) -> Task:
-    """Build under the active mesh: parameters and optimizer state come out sharded by their rules."""
-    return TASKS[cfg.task](cfg, workdir)
+def build_task(cfg: Config, workdir: pathlib.Path, fresh: bool = True) -> Task:
+    """Build under the active mesh: parameters and optimizer state come out sharded by their rules. `fresh`: no
+    checkpoint will be restored, so pretrained weights (text encoders) are loaded."""
+    return TASKS[cfg.task](cfg, workdir, fresh)

@@ -12,7 +12,7 @@ from mgjax.convert.mapping import module_params
 from mgjax.convert.safetensors import Checkpoint, save_file
 from mgjax.convert.t5 import load_t5_encoder, t5_key_map
 from mgjax.errors import UserError
-from mgjax.models.text.stack import build_encoder
+from mgjax.models.text.stack import build_encoder, load_pretrained_encoders
 from mgjax.parallel.mesh import make_mesh
 
 
@@ -58,23 +58,25 @@ def test_t5_weights_land_where_the_key_map_says(devices, tmp_path):
 ])
 def test_bad_checkpoints_fail_before_anything_is_written(devices, tmp_path, edit, match):
     _, enc = _encoder(devices)
-    before = np.array(enc.layers[0].q.kernel[...])
+    before = {p: np.array(v[...]) for p, v in module_params(enc).items()}
     state = _hf_state(enc)
     edit(state)
     save_file(state, tmp_path / "model.safetensors")
     with pytest.raises(UserError, match=match):
         load_t5_encoder(enc, Checkpoint(tmp_path))
-    np.testing.assert_array_equal(enc.layers[0].q.kernel[...], before)
+    for path, var in module_params(enc).items():  # every parameter untouched
+        np.testing.assert_array_equal(var[...], before[path])
 
 
-def test_encoder_built_with_a_checkpoint_loads_it(devices, tmp_path):
+def test_an_encoder_s_configured_checkpoint_loads(devices, tmp_path):
     import dataclasses
 
     cfg, enc = _encoder(devices)
     state = _hf_state(enc, seed=3)
     save_file(state, tmp_path / "model.safetensors")
     with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
-        loaded = build_encoder(dataclasses.replace(cfg, checkpoint=str(tmp_path)), rngs=nnx.Rngs(0))
+        loaded = build_encoder(cfg, rngs=nnx.Rngs(0))
+        load_pretrained_encoders([loaded], [dataclasses.replace(cfg, checkpoint=str(tmp_path))])
     np.testing.assert_array_equal(loaded.relative_bias[...],
                                   state["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"])
 
@@ -85,3 +87,25 @@ def test_position_interpolation_keeps_endpoints_and_is_linear():
     assert out.shape == (256, 2)
     np.testing.assert_allclose(out[[0, -1]], table[[0, -1]])
     np.testing.assert_allclose(np.diff(out[:, 0]), 76 * 2 / 255, rtol=1e-4)  # float32 table
+
+
+def test_abstract_builds_and_restores_never_read_encoder_checkpoints(tmp_path, devices):
+    """Building the model (inspect, the AOT planner, a sampler or a resumed run about to restore) only constructs
+    it: a configured checkpoint is read by create_train_state for a fresh run, not by the constructor."""
+    import dataclasses
+
+    from conftest import micro_config
+    from mgjax.tools.inspect import parameter_counts
+
+    cfg = micro_config()
+    missing = str(tmp_path / "nowhere")
+    cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, encoders=tuple(
+        dataclasses.replace(e, checkpoint=missing) for e in cfg.text.encoders)))
+    assert parameter_counts(cfg)["text/ul2"] > 0
+    from mgjax.train.optim import make_optimizer
+    from mgjax.train.state import create_train_state
+
+    with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
+        create_train_state(cfg, make_optimizer(cfg.optim, 4), pretrained=False)
+        with pytest.raises(Exception, match="nowhere"):
+            create_train_state(cfg, make_optimizer(cfg.optim, 4), pretrained=True)

@@ -100,7 +100,7 @@ def test_bad_files_are_skipped_counted_named_and_training_batches_still_stack(tm
     for path, reason in expected.items():
         assert path in text and reason in text, (path, reason)
     shapes = {b["video"].shape for b in seen}
-    assert shapes <= {(2, 16, 32, 48, 3), (2, 8, 48, 32, 3)}  # two buckets: 2 s landscape, 1 s portrait
+    assert shapes == {(2, 16, 32, 48, 3), (2, 8, 48, 32, 3)}  # two buckets: 2 s landscape, 1 s portrait
     captions = [c for b in seen for c in b["caption"]]
     assert all(c.startswith("FPS-8 ") for c in captions)  # 16 frames over 2 s, 8 frames over 1 s
     assert not any("truncated tail" in c for c in captions)
@@ -248,12 +248,14 @@ def test_precompute_from_a_video_folder_resumes_after_an_interruption(tmp_path, 
     monkeypatch.setattr(video_pipeline.DecodeStep, "load", flaky_load)
     with pytest.raises(KeyboardInterrupt):
         write_latent_records(cfg, tmp_path / "resumed", shard_size=4, batch=2)
-    kept = shard_files(tmp_path / "resumed")
+    kept = shard_files(tmp_path / "resumed", 3)
     assert len(kept) == 1 and not (tmp_path / "resumed" / "meta.json").exists()
     kept_time = kept[0].stat().st_mtime_ns
     monkeypatch.setattr(video_pipeline.DecodeStep, "load", real_load)
     meta = write_latent_records(cfg, tmp_path / "resumed", shard_size=4, batch=2)
     assert meta["resumed_shards"] == 1 and kept[0].stat().st_mtime_ns == kept_time
+    stray = tmp_path / "whole" / "latents-00000-of-00009.array_record"  # left by an earlier run with another count
+    stray.write_bytes(kept[0].read_bytes())
     a, b = LatentSource(tmp_path / "whole"), LatentSource(tmp_path / "resumed")
     assert len(a) == len(b) == 10
     for i in range(10):
@@ -331,3 +333,21 @@ def test_native_fps_mode_samples_at_the_video_s_own_rate_with_a_floor(tmp_path):
     assert np.all(np.abs(np.diff(a) - 4) <= 3)  # consecutive source frames: grey levels step by 4
     b = got["FPS-16 slow source"].reshape(24, -1).mean(1)
     assert np.sum(np.abs(np.diff(b)) < 2) >= 8  # 16 fps from an 8 fps source repeats frames
+
+
+def test_a_tokenizer_trained_here_learns_the_data_s_own_captions(tmp_path):
+    """With no tokenizer given, the corpus is the prompts the model trains on: a folder's captions with their
+    prefixes, or cached records' captions; never Moving Shapes captions standing in for them."""
+    from mgjax.data.latent_records import write_latent_records
+    from mgjax.data.t2v_loader import caption_corpus_for
+
+    make_corpus(tmp_path / "data", bad=False)
+    cfg = data_config(tmp_path / "data")
+    corpus = caption_corpus_for(cfg)
+    assert sorted(corpus) == sorted(["FPS-16 landscape clip %d" % i for i in range(4)]
+                                    + ["FPS-16 portrait clip %d" % i for i in range(4)] + ["image 0", "image 1", ""])
+    write_latent_records(cfg, tmp_path / "latents", shard_size=4, batch=2)
+    latent_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="latents",
+                                                                   latents_path=str(tmp_path / "latents")))
+    from_records = caption_corpus_for(latent_cfg)
+    assert len(from_records) == 11 and all(c.startswith("FPS-") for c in from_records if "clip" in c)

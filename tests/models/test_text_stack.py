@@ -26,10 +26,10 @@ def three_encoder_config(clip_dir: pathlib.Path):
         TextEncoderConfig(name="ul2", vocab_size=256, activation="silu", max_length=300, tokenizer_model="bpe",
                           **small),
         TextEncoderConfig(name="byt5", vocab_size=384, activation="gelu_tanh", max_length=100, input="quoted",
-                          tokenizer="byte", **small),
+                          tokenizer="byte", sharding="replicated", **small),
         TextEncoderConfig(name="metaclip", kind="clip", vocab_size=515, activation="quick_gelu", norm_eps=1e-5,
                           max_length=256, projection_dim=8, tokenizer="clip_bpe", tokenizer_path=str(clip_dir),
-                          **small),
+                          sharding="replicated", **small),
     )
     return dataclasses.replace(micro_config(), text=TextConfig(encoders=encoders))
 

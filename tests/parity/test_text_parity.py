@@ -9,6 +9,7 @@ match: token ids exactly, encoder outputs within 1e-4 (fp32).
 from __future__ import annotations
 
 import importlib
+import dataclasses
 import inspect
 import json
 import logging
@@ -24,7 +25,7 @@ from flax import nnx
 
 from mgjax.config.schema import MeshConfig, TextEncoderConfig, VisionEncoderConfig
 from mgjax.models.text.clip import CLIPVisionEncoder
-from mgjax.models.text.stack import build_encoder, encode_prompts, load_or_train_tokenizers
+from mgjax.models.text.stack import build_encoder, encode_prompts, load_or_train_tokenizers, load_pretrained_encoders
 from mgjax.models.text.tokenizer import SentencePieceTokenizer
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import TEXT_RULES, use_rules
@@ -134,7 +135,8 @@ def test_tokenizers_match_transformers_on_all_bench_prompts(reference, caplog):
 
 def _run_encoder(cfg: TextEncoderConfig, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     with jax.set_mesh(one_device_mesh()):
-        encoder = build_encoder(cfg, rngs=nnx.Rngs(1))  # loads cfg.checkpoint
+        encoder = build_encoder(cfg, rngs=nnx.Rngs(1))
+        load_pretrained_encoders([encoder], [cfg])
     graphdef, state = nnx.split(encoder)
     run = jax.jit(lambda s, i, m: nnx.merge(graphdef, s)(i, m))
     return np.concatenate([np.asarray(run(state, jnp.asarray(ids[i:i + 256]), jnp.asarray(mask[i:i + 256])))
@@ -164,6 +166,7 @@ def test_clip_text_outputs_match_at_256_positions(reference):
     cfg = encoder_configs(reference)["clip"]
     with jax.set_mesh(one_device_mesh()):
         encoder = build_encoder(cfg, rngs=nnx.Rngs(1))
+        load_pretrained_encoders([encoder], [cfg])
     hidden = np.asarray(jax.jit(encoder.__call__)(jnp.asarray(ids), jnp.asarray(mask)))
     pooled = np.asarray(encoder.pooled(jnp.asarray(hidden), jnp.asarray(mask)))
     diff = _max_diff_valid(hidden, ref_out["clip_text"], mask)
@@ -197,9 +200,10 @@ def test_77_position_checkpoint_loads_into_256_context(reference):
     from mgjax.convert.safetensors import Checkpoint
 
     cfg = encoder_configs(reference)["clip"]
-    cfg = TextEncoderConfig(**{**cfg.__dict__, "checkpoint": str(reference / "clip77"), "projection_dim": 0})
+    cfg = dataclasses.replace(cfg, checkpoint=str(reference / "clip77"), projection_dim=0)
     with jax.set_mesh(one_device_mesh()):
         encoder = build_encoder(cfg, rngs=nnx.Rngs(1))
+        load_pretrained_encoders([encoder], [cfg])
     table = Checkpoint(reference / "clip77")["embeddings.position_embedding.weight"]  # transformers 5: no prefix
     ours = np.asarray(encoder.pos_embed[...])
     assert ours.shape == (256, MODEL["width"])

@@ -56,6 +56,23 @@ def test_same_seed_same_samples(trained, devices):
     assert np.array_equal(chunked, a)
 
 
+def test_guidance_s_unconditional_input_is_training_s_empty_prompt(trained, devices):
+    """Sampling's unconditional branch must be what text dropout trained: the bare empty prompt, even when prompts
+    carry an FPS prefix."""
+    import dataclasses
+
+    from mgjax.train.tasks import null_prompt_tokens
+
+    cfg, workdir = trained
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, fps_prefix=True))
+    sampler = T2VSampler(cfg, workdir, devices=devices[:1])
+    (ids, mask), = sampler.unconditional(1)
+    (null_ids, null_mask), = null_prompt_tokens(cfg, sampler.tokenizers)
+    np.testing.assert_array_equal(ids, null_ids)
+    np.testing.assert_array_equal(mask, null_mask)
+    assert not np.array_equal(sampler.tokens([""])[0][1], mask)  # the prefixed empty prompt is another input
+
+
 def test_sampling_a_run_without_checkpoints_is_one_line(tmp_path, devices):
     with pytest.raises(UserError) as e:
         T2VSampler(micro_config(), tmp_path, devices=devices[:1])

@@ -6,7 +6,7 @@ digits, punctuation runs); each word's UTF-8 bytes mapped to printable character
 applied lowest rank first; BOS + ids + EOS, padded with EOS (the mask says what is padding).
 
 OpenAI's and open_clip's reference also runs ftfy and HTML unescaping, which changes curly quotes (’ -> '); Hugging
-Face's does not, and neither do we (21 of the 1003 Movie Gen Bench prompts contain ’).
+Face's does not, and neither do we (20 of the 1003 Movie Gen Bench prompts contain ’).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import numpy as np
 from flax import nnx
 
 from mgjax.config.schema import TextEncoderConfig
-from mgjax.models.text.stack import build_encoder, encode_prompts
+from mgjax.models.text.stack import build_encoder, encode_prompts, load_pretrained_encoders
 
 EMBEDDER_SEED = 7919  # fixed: precompute and sampling must build identical frozen encoders
 
@@ -28,8 +28,9 @@ class TextEmbedder:
             raise ValueError("an external encoder's outputs cannot be computed here")
         self.encoders, self.tokenizers = tuple(encoders), tuple(tokenizers)
         modules = [build_encoder(e, rngs=nnx.Rngs(seed + i)) for i, e in enumerate(encoders)]
-        self.graphdefs, self.states = zip(*(nnx.split(m) for m in modules))
-        self._run = [jax.jit(lambda s, ids, mask, g=g: nnx.merge(g, s)(ids, mask)) for g in self.graphdefs]
+        load_pretrained_encoders(modules, encoders)
+        graphdefs, self.states = zip(*(nnx.split(m) for m in modules))
+        self._run = [jax.jit(lambda s, ids, mask, g=g: nnx.merge(g, s)(ids, mask)) for g in graphdefs]
 
     def embed(self, prompts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         out = []

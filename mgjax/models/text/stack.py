@@ -1,8 +1,9 @@
 """The text path of the video model: one tokenizer and one encoder per configured encoder (UL2, ByT5, MetaCLIP ...).
 
 Tokenizers live outside the NNX module tree (they hold no arrays); `encode_prompts` turns prompts into per-encoder
-(ids, mask) batches that `TextToVideo` feeds to its encoders. An encoder with a `checkpoint` loads its Hugging Face
-weights when built.
+(ids, mask) batches that `TextToVideo` feeds to its encoders. Building an encoder only constructs it (abstract
+builds, and restores from an Orbax checkpoint, must not read weights); `load_pretrained_encoders` copies each
+configured `checkpoint` (Hugging Face safetensors) in, where a run starts fresh.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def encoder_rules(cfg: TextEncoderConfig) -> Rules:
-    """UL2 is large and FSDP-sharded; the other encoders are replicated (paper Fig. 8)."""
-    return UL2_RULES if cfg.name == "ul2" else TEXT_RULES
+    """`sharding`: fsdp (UL2, large) or replicated (ByT5, MetaCLIP; paper Fig. 8)."""
+    return UL2_RULES if cfg.sharding == "fsdp" else TEXT_RULES
 
 
 def build_encoder(cfg: TextEncoderConfig, *, rngs: nnx.Rngs) -> nnx.Module | None:
@@ -43,9 +44,14 @@ def build_encoder(cfg: TextEncoderConfig, *, rngs: nnx.Rngs) -> nnx.Module | Non
             encoder = CLIPTextEncoder(cfg, rules=rules, dtype=jnp.float32, rngs=rngs)
         else:
             raise ValueError(f"unknown text encoder kind {cfg.kind!r}")
-    if cfg.checkpoint:
-        load_encoder_weights(encoder, cfg)
     return encoder
+
+
+def load_pretrained_encoders(encoders: Sequence[nnx.Module | None], cfgs: Sequence[TextEncoderConfig]) -> None:
+    """Load every configured `checkpoint` into its built encoder (None entries: external encoders)."""
+    for encoder, cfg in zip(encoders, cfgs):
+        if encoder is not None and cfg.checkpoint:
+            load_encoder_weights(encoder, cfg)
 
 
 def load_encoder_weights(encoder: nnx.Module, cfg: TextEncoderConfig) -> int:
