@@ -11,7 +11,8 @@ depend on them. Results go to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import time
+
+import harness
 
 
 def main() -> None:
@@ -23,9 +24,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
-    from mgjax.cli import set_global_flags
-
-    set_global_flags()
+    harness.setup()
     import jax
     from flax import nnx
 
@@ -53,16 +52,12 @@ def main() -> None:
                 else:
                     fn = lambda s, z: nnx.merge(graphdef, s).decode(z)
                 compiled = jax.jit(fn).lower(state, z).compile()
-                mem = compiled.memory_analysis()
-                mib = lambda b: b / 2 ** 20
-                peak = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
-                jax.block_until_ready(compiled(state, z))
-                t0 = time.perf_counter()
-                for _ in range(args.repeats):
-                    jax.block_until_ready(compiled(state, z))
-                fps = frames * args.repeats / (time.perf_counter() - t0)
-                print(f"| {frames} | {mode} | {mib(peak):.0f} | {mib(mem.temp_size_in_bytes):.0f} | "
-                      f"{mib(mem.output_size_in_bytes):.0f} | {fps:.1f} |", flush=True)
+                temp = compiled.memory_analysis().temp_size_in_bytes
+                output = compiled.memory_analysis().output_size_in_bytes
+                timing = harness.timeit(lambda: compiled(state, z), 1, args.repeats)
+                mib = lambda b: b / 2 ** 20  # noqa: E731
+                print(f"| {frames} | {mode} | {mib(harness.compiled_peak_bytes(compiled)):.0f} | {mib(temp):.0f} | "
+                      f"{mib(output):.0f} | {frames / timing.median:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import sys
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Hermetic runs: no persistent compilation cache shared between tests (tests/test_cli.py checks the cache itself).
+os.environ.setdefault("MGJAX_COMPILATION_CACHE_DIR", "off")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -31,3 +31,39 @@ def test_user_errors_are_one_line(args, fragment, tmp_path):
     assert result.returncode == 2, result.stderr
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert lines[-1].startswith(fragment) and "Traceback" not in result.stderr, result.stderr
+
+
+def _fresh_process(code: str, **env) -> subprocess.CompletedProcess:
+    """A Python process configured as a user's would be: no JAX_PLATFORMS and no test-session cache setting."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("JAX_PLATFORMS", "MGJAX_COMPILATION_CACHE_DIR")}
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=dict(clean, XLA_FLAGS="", **env))
+
+
+def test_cpu_machine_with_libtpu_installed_starts_quietly():
+    """libtpu (the tpu extra) is installed but this machine has no TPU chip: the entry points pick CPU without
+    libtpu's start-up errors (JAX reads JAX_PLATFORMS at import, so setting the variable alone was not enough)."""
+    result = _fresh_process("from mgjax.cli import set_global_flags; set_global_flags(); import jax; "
+                            "print(jax.default_backend())", MGJAX_COMPILATION_CACHE_DIR="off")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "cpu"
+    assert "TPU" not in result.stderr and "libtpu" not in result.stderr, result.stderr
+
+
+def test_persistent_compilation_cache_is_reused(tmp_path):
+    """The first process stores its compiled program; a second identical process loads it (no new entries) and
+    computes the same result."""
+    cache = tmp_path / "cache"
+    code = ("from mgjax.cli import set_global_flags; set_global_flags(); import jax, jax.numpy as jnp; "
+            "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0); "
+            "f = jax.jit(lambda x: jnp.sin(x) @ jnp.cos(x).T); print(float(f(jnp.ones((64, 64))).sum()))")
+    first = _fresh_process(code, MGJAX_COMPILATION_CACHE_DIR=str(cache))
+    assert first.returncode == 0, first.stderr
+    entries = sorted(p.name for p in cache.iterdir())
+    assert entries, "nothing was written to the compilation cache"
+    second = _fresh_process(code, MGJAX_COMPILATION_CACHE_DIR=str(cache))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+    assert sorted(p.name for p in cache.iterdir()) == entries
+    off = _fresh_process(code, MGJAX_COMPILATION_CACHE_DIR="off")
+    assert off.returncode == 0 and off.stdout == first.stdout

@@ -6,6 +6,7 @@ compiled step as constants); conditional and unconditional passes run as one dou
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -19,8 +20,12 @@ def cfg_combine(v_cond: jax.Array, v_uncond: jax.Array, scale: float) -> jax.Arr
     return v_uncond + scale * (v_cond - v_uncond)
 
 
+@functools.lru_cache(maxsize=16)
 def make_guided_step(velocity_fn: Callable[[Any, jax.Array, jax.Array, Any], jax.Array], cfg_scale: float):
-    """A jitted Euler step x <- x + (t1 - t0) v(x, t0) with CFG over `(cond, uncond)`, each a batch-leading pytree."""
+    """A jitted Euler step x <- x + (t1 - t0) v(x, t0) with CFG over `(cond, uncond)`, each a batch-leading pytree.
+
+    Cached per (velocity_fn, cfg_scale): jit's compilation cache is keyed on the function object, so a fresh step per
+    `euler_sample` call would recompile the model for every batch and every clip."""
 
     @jax.jit
     def step(params, x, t0, t1, cond, uncond):

@@ -92,3 +92,19 @@ def test_data_prediction_implies_the_true_velocity():
     near_one = model_velocity(x1, interpolate(x0, x1, jnp.full((4,), 0.999), 1e-5), jnp.full((4,), 0.999), "data", 1e-5)
     assert bool(jnp.all(jnp.isfinite(near_one)))
 
+
+
+def test_repeated_sampling_compiles_the_guided_step_once():
+    """A second clip (or batch) with the same model reuses the compiled step: jit caches by function object, so the
+    sampler must not build a new step per call (it did: every clip paid a full compile)."""
+    traces = []
+
+    def velocity(params, x, t, cond):
+        traces.append(1)  # runs only when jit traces
+        return jnp.broadcast_to(cond, x.shape) * params
+
+    for seed in range(3):
+        noise = jax.random.normal(jax.random.key(seed), (2, 3))
+        euler_sample(velocity, 1.0, noise, linear_schedule(4), cond=jnp.ones((2, 3)), uncond=jnp.zeros((2, 3)),
+                     cfg_scale=2.0, progress=False)
+    assert len(traces) == 1
