@@ -118,7 +118,8 @@ class MovieGenVideoTorch(nn.Module):
         nt, nh, nw = T // pt, H // ph, W // pw
         patches = latents.view(b, nt, pt, nh, ph, nw, pw, c).permute(0, 1, 3, 5, 2, 4, 6, 7)
         x = self.patch_embed(patches.reshape(b, nt * nh * nw, pt * ph * pw * c))
-        pos = (self.pos_t[:nt, None, None] + self.pos_h[None, :nh, None] + self.pos_w[None, None, :nw]).view(-1, x.shape[-1])
+        pos = self.pos_t[:nt, None, None] + self.pos_h[None, :nh, None] + self.pos_w[None, None, :nw]
+        pos = pos.view(-1, x.shape[-1])
         t_emb = self.t_fc2(F.silu(self.t_fc1(timestep_features(t, self.s["freq_dim"]))))
         shared_mod = self.shared_mod(F.silu(t_emb)).view(b, 6, -1)
         # LayerNorm in fp32 like mgjax's (autocast runs layer_norm in fp32 too)
@@ -232,37 +233,40 @@ def make_inputs(s: dict, batch: int, dev):
 
 def train_step(s: dict) -> None:
     """Flow-matching loss, backward, global-norm clipping, fused AdamW, EMA: the work of mgjax's step."""
-    dev = device()
     for compiled in ([False, True] if s.get("compile") else [False]):
-        reset_peak()
-        torch.manual_seed(0)
-        model = MovieGenVideoTorch(s).to(dev)
-        params = [p for p in model.parameters()]
-        ema = [p.detach().clone() for p in params]
-        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.01,
-                                fused=dev.type == "cuda")
-        fwd = torch.compile(model) if compiled else model
-        x1, text = make_inputs(s, s["batch"], dev)
+        _train_variant(s, compiled)  # its model and optimizer are freed on return
 
-        def step():
-            t = torch.sigmoid(torch.randn(x1.shape[0], device=dev))
-            x0 = torch.randn_like(x1)
-            tt = t.view(-1, 1, 1, 1, 1)
-            xt = tt * x1 + (1 - (1 - 1e-5) * tt) * x0
-            with autocast():
-                v = fwd(xt, t, text)
-            loss = F.mse_loss(v, x1 - (1 - 1e-5) * x0)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - 0.9999)
-            return loss
 
-        times = timeit(step, s["warmup"], s["repeats"])
-        row("torch.compile" if compiled else "eager", times, loss=float(step().item()))
-        del model, opt, ema, params
+def _train_variant(s: dict, compiled: bool) -> None:
+    dev = device()
+    reset_peak()
+    torch.manual_seed(0)
+    model = MovieGenVideoTorch(s).to(dev)
+    params = list(model.parameters())
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.01,
+                            fused=dev.type == "cuda")
+    fwd = torch.compile(model) if compiled else model
+    x1, text = make_inputs(s, s["batch"], dev)
+
+    def step():
+        t = torch.sigmoid(torch.randn(x1.shape[0], device=dev))
+        x0 = torch.randn_like(x1)
+        tt = t.view(-1, 1, 1, 1, 1)
+        xt = tt * x1 + (1 - (1 - 1e-5) * tt) * x0
+        with autocast():
+            v = fwd(xt, t, text)
+        loss = F.mse_loss(v, x1 - (1 - 1e-5) * x0)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - 0.9999)
+        return loss
+
+    times = timeit(step, s["warmup"], s["repeats"])
+    row("torch.compile" if compiled else "eager", times, loss=float(step().item()))
 
 
 def attention(s: dict) -> None:
@@ -296,30 +300,32 @@ def attention(s: dict) -> None:
 
 def sampling(s: dict) -> None:
     """50 Euler steps on the given schedule with CFG (conditional and unconditional as one doubled batch)."""
-    dev = device()
-    schedule = torch.tensor(s["schedule"], dtype=torch.float32)
     for compiled in ([False, True] if s.get("compile") else [False]):
-        reset_peak()
-        torch.manual_seed(0)
-        model = MovieGenVideoTorch({**s, "remat": "none"}).to(dev).eval()
-        fwd = torch.compile(model) if compiled else model
-        _, text = make_inputs(s, s["batch"], dev)
-        both = [torch.cat([c, torch.zeros_like(c)]) for c in text]
-        noise = torch.randn((s["batch"], *s["latent"], s["channels"]), device=dev)
+        _sampling_variant(s, compiled)
 
-        @torch.no_grad()
-        def sample():
-            x = noise.clone()
-            for t0, t1 in zip(schedule[:-1].tolist(), schedule[1:].tolist()):
-                with autocast():
-                    vv = fwd(torch.cat([x, x]), torch.full((2 * x.shape[0],), t0, device=dev), both)
-                vc, vu = vv.chunk(2)
-                x = x + (t1 - t0) * (vu + s["cfg_scale"] * (vc - vu))
-            return x
 
-        times = timeit(sample, 1, s["repeats"])
-        row("torch.compile" if compiled else "eager", times)
-        del model
+def _sampling_variant(s: dict, compiled: bool) -> None:
+    dev = device()
+    schedule = torch.tensor(s["schedule"], dtype=torch.float32).tolist()
+    reset_peak()
+    torch.manual_seed(0)
+    model = MovieGenVideoTorch({**s, "remat": "none"}).to(dev).eval()
+    fwd = torch.compile(model) if compiled else model
+    _, text = make_inputs(s, s["batch"], dev)
+    both = [torch.cat([c, torch.zeros_like(c)]) for c in text]
+    noise = torch.randn((s["batch"], *s["latent"], s["channels"]), device=dev)
+
+    @torch.no_grad()
+    def sample():
+        x = noise.clone()
+        for t0, t1 in zip(schedule[:-1], schedule[1:]):
+            with autocast():
+                vv = fwd(torch.cat([x, x]), torch.full((2 * x.shape[0],), t0, device=dev), both)
+            vc, vu = vv.float().chunk(2)
+            x = x + (t1 - t0) * (vu + s["cfg_scale"] * (vc - vu))
+        return x
+
+    row("torch.compile" if compiled else "eager", timeit(sample, 1, s["repeats"]))
 
 
 def main() -> None:

@@ -70,8 +70,8 @@ def main() -> None:
     def add(label, tokens, remat, impl, seconds, compiled_peak, allocator_peak, spread, flops, ratio=""):
         tflops = flops / seconds / 1e12
         mfu = lambda peak: harness.fmt(100 * tflops / peak if peak else None)  # noqa: E731
-        rows.append([label, tokens, remat, impl, f"{seconds * 1e3:.1f}", harness.rate(tflops), mfu(datasheet), mfu(matmul),
-                     harness.gib(compiled_peak), harness.gib(allocator_peak), spread, ratio])
+        rows.append([label, tokens, remat, impl, f"{seconds * 1e3:.1f}", harness.rate(tflops), mfu(datasheet),
+                     mfu(matmul), harness.gib(compiled_peak), harness.gib(allocator_peak), spread, ratio])
 
     for model in models:
         for grid in grids:

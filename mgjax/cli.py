@@ -31,7 +31,8 @@ def _compilation_cache() -> None:
     training, the next benchmark case) loads its compiled programs instead of compiling them again. Directory:
     MGJAX_COMPILATION_CACHE_DIR, default ~/.cache/mgjax/jax; "off" disables it. Only programs that took over a second
     to compile are stored."""
-    path = os.environ.get("MGJAX_COMPILATION_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "mgjax", "jax"))
+    default = os.path.join(os.path.expanduser("~"), ".cache", "mgjax", "jax")
+    path = os.environ.get("MGJAX_COMPILATION_CACHE_DIR", default)
     if path.lower() in ("", "off", "0", "false"):
         return
     import jax
