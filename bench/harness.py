@@ -123,11 +123,6 @@ class Timing:
     def median(self) -> float:
         return statistics.median(self.times)
 
-    @property
-    def spread(self) -> float:
-        """(max - min) / median: how far apart the repeats were."""
-        return (max(self.times) - min(self.times)) / self.median
-
 
 def timeit(fn: Callable[[], Any], warmup: int, repeats: int) -> Timing:
     """Median wall time of `fn()` with its outputs waited for (device work is asynchronous)."""
@@ -221,13 +216,13 @@ def random_inputs(cfg, batch: int, seed: int = 0):
     import jax
     import jax.numpy as jnp
 
+    from mgjax.tools.aot import null_tokens
+
     keys = jax.random.split(jax.random.key(seed), 1 + len(cfg.text.encoders))
     latent = jax.random.normal(keys[0], (batch,) + latent_grid_of(cfg) + (cfg.model.in_channels,), jnp.float32)
     text = [(jax.random.normal(k, (batch, e.max_length, e.width), jnp.float32), jnp.ones((batch, e.max_length), bool))
             for k, e in zip(keys[1:], cfg.text.encoders)]
-    null = [(jnp.zeros((1, e.max_length, e.width), jnp.float32), jnp.zeros((1, e.max_length), bool).at[0, 0].set(True))
-            for e in cfg.text.encoders]
-    return {"latent": latent, "text": text}, null
+    return {"latent": latent, "text": text}, null_tokens(cfg)
 
 
 # ------------------------------------------------------------------------------------------------ the PyTorch peer
@@ -291,6 +286,7 @@ def timing_row(timing: Timing, **extra) -> dict:
 
 
 def spread(row: dict) -> str:
+    """(max - min) / median of a result row's repeats: how far apart they were."""
     return f"{(row['max_s'] - row['min_s']) / row['median_s']:.2f}"
 
 

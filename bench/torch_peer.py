@@ -27,9 +27,9 @@ from torch import nn
 
 
 class RMSNorm(nn.Module):
-    """fp32 RMS norm, optional scale (the backbone's norms have none: adaLN supplies it)."""
+    """fp32 RMS norm without a scale (the backbone's norms have none: adaLN supplies it)."""
 
-    def __init__(self, width: int, eps: float):
+    def __init__(self, eps: float):
         super().__init__()
         self.eps = eps
 
@@ -70,7 +70,7 @@ class Block(nn.Module):
     def __init__(self, s: dict):
         super().__init__()
         d = s["width"]
-        self.attn_norm, self.mlp_norm = RMSNorm(d, s["eps"]), RMSNorm(d, s["eps"])
+        self.attn_norm, self.mlp_norm = RMSNorm(s["eps"]), RMSNorm(s["eps"])
         self.self_attn, self.cross_attn = Attention(d, s["num_heads"]), Attention(d, s["num_heads"])
         self.mlp = SwiGLU(d, s["ffn_width"])
         self.modulation = nn.Parameter(torch.randn(6, d) * d ** -0.5)
@@ -106,7 +106,7 @@ class MovieGenVideoTorch(nn.Module):
         self.text_proj = nn.ModuleList(nn.Linear(w, d, bias=False) for w, _ in s["text"])
         self.text_norm = nn.ModuleList(nn.LayerNorm(d, eps=1e-5) for _ in s["text"])
         self.blocks = nn.ModuleList(Block(s) for _ in range(s["num_layers"]))
-        self.final_norm = RMSNorm(d, s["eps"])
+        self.final_norm = RMSNorm(s["eps"])
         self.final_modulation = nn.Parameter(torch.randn(2, d) * d ** -0.5)
         self.head = nn.Linear(d, pt * ph * pw * c, bias=False)
         self.checkpoint = s.get("remat", "none") != "none"
