@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from einops import rearrange
 from flax import nnx
 
@@ -40,10 +41,7 @@ class MultiHeadAttention(nnx.Module):
         """x: (b, n, d); context: (b, m, d) or None (self-attention); kv_lengths: (b,) valid context tokens."""
         context = x if context is None else context
         kv_axis = seq_axis if context is x else "text_seq"
-        split = lambda t: rearrange(t, "b n (h d) -> b n h d", h=self.num_heads)
-        q, k, v = split(self.q(x)), split(self.k(context)), split(self.v(context))
-        if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = self._heads(x, context)
         q = constrain(q, ("batch", seq_axis, "act_heads", None), self.rules)
         k = constrain(k, ("batch", kv_axis, "act_heads", None), self.rules)
         v = constrain(v, ("batch", kv_axis, "act_heads", None), self.rules)
@@ -51,3 +49,16 @@ class MultiHeadAttention(nnx.Module):
                              self_attention=context is x, kv_lengths=kv_lengths, context_mode=self.context_parallel,
                              implementation=self.implementation)
         return self.o(rearrange(out, "b n h d -> b n (h d)"))
+
+    def _heads(self, x: jax.Array, context: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        split = lambda t: rearrange(t, "b n (h d) -> b n h d", h=self.num_heads)
+        q, k, v = split(self.q(x)), split(self.k(context)), split(self.v(context))
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        return q, k, v
+
+    def attention_weights(self, x: jax.Array, context: jax.Array | None = None) -> jax.Array:
+        """The softmax weights (b, heads, n, m) this layer would use, for diagnostics (no key padding)."""
+        q, k, _ = self._heads(x, x if context is None else context)
+        logits = jnp.einsum("bnhd,bmhd->bhnm", q, k, preferred_element_type=jnp.float32) * q.shape[-1] ** -0.5
+        return jax.nn.softmax(logits, axis=-1)

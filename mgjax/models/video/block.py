@@ -42,7 +42,7 @@ class VideoBlock(nnx.Module):
         """x: (b, n, d); pos: (n, d); shared_mod: (b, 6, d) from the shared timestep MLP; text: (b, m, d) packed with
         valid tokens first; text_lengths: (b,)."""
         x = x + pos[None].astype(x.dtype)
-        mod = (shared_mod.astype(jnp.float32) + self.modulation[...][None]).astype(x.dtype)
+        mod = self._modulations(shared_mod, x.dtype)
         shift1, scale1, gate1, shift2, scale2, gate2 = (mod[:, i] for i in range(NUM_BLOCK_MODULATIONS))
         h = self.self_attn(modulate(self.attn_norm(x), shift1, scale1))
         x = x + gate1[:, None, :] * checkpoint_name(h, "attn_out")
@@ -51,3 +51,11 @@ class VideoBlock(nnx.Module):
         h = self.mlp(modulate(self.mlp_norm(x), shift2, scale2))
         x = x + gate2[:, None, :] * checkpoint_name(h, "mlp_out")
         return constrain(x, ("batch", "res_seq", "act_embed"), self.rules)
+
+    def self_attention_weights(self, x: jax.Array, shared_mod: jax.Array) -> jax.Array:
+        """Diagnostics: the self-attention weights (b, heads, n, n) for a block input x that already holds the PE."""
+        mod = self._modulations(shared_mod, x.dtype)
+        return self.self_attn.attention_weights(modulate(self.attn_norm(x), mod[:, 0], mod[:, 1]))
+
+    def _modulations(self, shared_mod: jax.Array, dtype) -> jax.Array:
+        return (shared_mod.astype(jnp.float32) + self.modulation[...][None]).astype(dtype)
