@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 from einops import rearrange
 from flax import nnx
 
 from mgjax.attention.sharded import sharded_attend
+from mgjax.attention.xla import attention_weights
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
 from mgjax.parallel.rules import Rules
@@ -60,5 +60,4 @@ class MultiHeadAttention(nnx.Module):
     def attention_weights(self, x: jax.Array, context: jax.Array | None = None) -> jax.Array:
         """The softmax weights (b, heads, n, m) this layer would use, for diagnostics (no key padding)."""
         q, k, _ = self._heads(x, x if context is None else context)
-        logits = jnp.einsum("bnhd,bmhd->bhnm", q, k, preferred_element_type=jnp.float32) * q.shape[-1] ** -0.5
-        return jax.nn.softmax(logits, axis=-1)
+        return attention_weights(q, k)

@@ -21,7 +21,6 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-from einops import rearrange
 from flax import nnx
 
 DEFAULT_TIMES = (0.05, 0.5)
@@ -46,11 +45,7 @@ def layer_probes(model, latents: jax.Array, t: jax.Array, tokens) -> list[dict]:
     """Per layer: {"entropy": per-head mean self-attention entropy (nats), "common": mean norm of the token-mean of the
     block's input, "per_token": mean norm of its deviations}. model: a TextToVideo; latents (b, t, h, w, c)."""
     bb = model.backbone
-    patches = bb.patch_embed(latents.astype(bb.patch_embed.kernel.dtype))
-    x = rearrange(patches, "b t h w d -> b (t h w) d")
-    pos = bb.pos_embed(patches.shape[1:4])
-    shared_mod = bb.shared_mod(bb.t_embed(t))
-    text, lengths = bb.encode_text(model.encode_text(tokens))
+    x, _, pos, _, shared_mod, text, lengths = bb.embed(latents, t, model.encode_text(tokens))
     out = []
     for block in _layers(bb.blocks):
         x_in = x + pos[None].astype(x.dtype)
@@ -64,24 +59,20 @@ def layer_probes(model, latents: jax.Array, t: jax.Array, tokens) -> list[dict]:
     return out
 
 
-def caption_sensitivity(model, latents: jax.Array, t: jax.Array, tokens_a, tokens_b) -> float:
-    """RMS of the change in the model's output when the caption changes from a to b, same inputs otherwise."""
-    return float(jnp.sqrt(jnp.mean(jnp.square(model(latents, t, tokens_a) - model(latents, t, tokens_b)))))
-
-
 def diagnose(model, latent_shape, tokenize, times=DEFAULT_TIMES, pairs=DEFAULT_PAIRS, batch: int = 8,
              seed: int = 0) -> dict:
-    """tokenize(list of captions) -> the model's token inputs. Inputs are X_t for pure noise X_0 (X_1 = 0)."""
+    """tokenize(list of captions) -> the model's token inputs. Inputs are X_t for pure noise X_0 (X_1 = 0). The
+    sensitivity of a pair is the RMS change of the model's output when the caption changes from one to the other."""
     noise = jax.random.normal(jax.random.key(seed), (batch,) + tuple(latent_shape), jnp.float32)
     num_tokens = math.prod(n // p for n, p in zip(latent_shape[:3], model.backbone.cfg.patch_size))
     report = {"uniform_entropy": math.log(num_tokens), "times": {}}
+    tokens = {c: tokenize([c] * batch) for _, a, b in pairs for c in (a, b)}
     for tv in times:
         t = jnp.full((batch,), tv, jnp.float32)
         xt = (1.0 - tv) * noise
-        probe_tokens = tokenize([pairs[0][1]] * batch)
-        sens = {name: caption_sensitivity(model, xt, t, tokenize([a] * batch), tokenize([b] * batch))
-                for name, a, b in pairs}
-        report["times"][str(tv)] = {"layers": layer_probes(model, xt, t, probe_tokens), "sensitivity": sens}
+        outputs = {c: model(xt, t, tok) for c, tok in tokens.items()}
+        sens = {name: float(jnp.sqrt(jnp.mean(jnp.square(outputs[a] - outputs[b])))) for name, a, b in pairs}
+        report["times"][str(tv)] = {"layers": layer_probes(model, xt, t, tokens[pairs[0][1]]), "sensitivity": sens}
     return report
 
 

@@ -68,21 +68,25 @@ class MovieGenVideo(nnx.Module):
 
     def __call__(self, latents: jax.Array, t: jax.Array, text: Sequence[tuple[jax.Array, jax.Array]]) -> jax.Array:
         cfg = self.cfg
-        b, nt, nh, nw, c = latents.shape
+        c = latents.shape[-1]
         pt, ph, pw = cfg.patch_size
-        x = self.patch_embed(latents.astype(dtype_of(cfg.dtype)))  # (b, nt/pt, nh/ph, nw/pw, d)
-        grid = x.shape[1:4]
-        x = constrain(rearrange(x, "b t h w d -> b (t h w) d"), ("batch", "res_seq", "act_embed"), self.rules)
-        pos = self.pos_embed(grid)
-        t_emb = self.t_embed(t)  # (b, d)
-        shared_mod = self.shared_mod(t_emb)  # (b, 6, d)
-        text_tokens, text_lengths = self.encode_text(text)
+        x, grid, pos, t_emb, shared_mod, text_tokens, text_lengths = self.embed(latents, t, text)
         x = self._run_blocks(x, pos, shared_mod, text_tokens, text_lengths)
         shift, scale = (self.final_modulation[...][None] + t_emb[:, None, :].astype(jnp.float32)).transpose(1, 0, 2)
         x = modulate(self.final_norm(x), shift.astype(x.dtype), scale.astype(x.dtype))
         out = self.head(x).astype(jnp.float32)
         return rearrange(out, "b (t h w) (pt ph pw c) -> b (t pt) (h ph) (w pw) c", t=grid[0], h=grid[1], w=grid[2],
                          pt=pt, ph=ph, pw=pw, c=c)
+
+    def embed(self, latents: jax.Array, t: jax.Array, text: Sequence[tuple[jax.Array, jax.Array]]):
+        """Everything the blocks take: -> tokens (b, n, d), patch grid, PE (n, d), timestep embedding (b, d), shared
+        modulation (b, 6, d), packed text (b, m, d) and its lengths (b,)."""
+        x = self.patch_embed(latents.astype(dtype_of(self.cfg.dtype)))  # (b, nt/pt, nh/ph, nw/pw, d)
+        grid = x.shape[1:4]
+        x = constrain(rearrange(x, "b t h w d -> b (t h w) d"), ("batch", "res_seq", "act_embed"), self.rules)
+        t_emb = self.t_embed(t)
+        text_tokens, text_lengths = self.encode_text(text)
+        return x, grid, self.pos_embed(grid), t_emb, self.shared_mod(t_emb), text_tokens, text_lengths
 
     def _run_blocks(self, x, pos, shared_mod, text_tokens, text_lengths):
         def body(x, block):
