@@ -9,8 +9,20 @@ import sys
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-# Hermetic runs: no persistent compilation cache shared between tests (tests/test_cli.py checks the cache itself).
+# The user-level cache (~/.cache/mgjax) stays off: runs are hermetic. Instead one persistent compilation cache lives
+# for the test session and its child processes (which inherit these variables, and JAX reads them at import): the
+# many runs that compile the same train step (resume, fault-tolerance and CLI tests) compile it once. tests/test_cli.py
+# checks mgjax's own cache setting.
 os.environ.setdefault("MGJAX_COMPILATION_CACHE_DIR", "off")
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="mgjax-test-xla-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

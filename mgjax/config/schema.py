@@ -44,6 +44,10 @@ class VideoModelConfig:
     # Paper silent on these two; off keeps the block exactly as described in §3.1.3.
     qk_norm: bool = False
     cross_attention_norm: bool = False
+    # Not in the paper: 3D rotary embeddings on the self-attention's q and k, on top of the absolute tables
+    # (mgjax/nn/rope.py). Off for the paper presets.
+    rope: bool = False
+    rope_theta: float = 10_000.0
     norm_eps: float = 1e-6
     dtype: Dtype = "bfloat16"  # activations and matmuls; params, norms, softmax and losses stay float32
     param_dtype: Dtype = "float32"

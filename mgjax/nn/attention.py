@@ -10,6 +10,7 @@ from mgjax.attention.sharded import sharded_attend
 from mgjax.attention.xla import attention_weights
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
+from mgjax.nn.rope import apply_rope
 from mgjax.parallel.rules import Rules
 from mgjax.parallel.sharding import constrain
 
@@ -37,11 +38,12 @@ class MultiHeadAttention(nnx.Module):
         self.rules = rules
 
     def __call__(self, x: jax.Array, context: jax.Array | None = None, kv_lengths: jax.Array | None = None,
-                 seq_axis: str = "seq") -> jax.Array:
-        """x: (b, n, d); context: (b, m, d) or None (self-attention); kv_lengths: (b,) valid context tokens."""
+                 seq_axis: str = "seq", rope: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+        """x: (b, n, d); context: (b, m, d) or None (self-attention); kv_lengths: (b,) valid context tokens;
+        rope: (cos, sin) tables (n, head_dim / 2) that rotate q and k (self-attention only)."""
         context = x if context is None else context
         kv_axis = seq_axis if context is x else "text_seq"
-        q, k, v = self._heads(x, context)
+        q, k, v = self._heads(x, context, rope)
         q = constrain(q, ("batch", seq_axis, "act_heads", None), self.rules)
         k = constrain(k, ("batch", kv_axis, "act_heads", None), self.rules)
         v = constrain(v, ("batch", kv_axis, "act_heads", None), self.rules)
@@ -50,14 +52,16 @@ class MultiHeadAttention(nnx.Module):
                              implementation=self.implementation)
         return self.o(rearrange(out, "b n h d -> b n (h d)"))
 
-    def _heads(self, x: jax.Array, context: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def _heads(self, x: jax.Array, context: jax.Array, rope=None) -> tuple[jax.Array, jax.Array, jax.Array]:
         split = lambda t: rearrange(t, "b n (h d) -> b n h d", h=self.num_heads)
         q, k, v = split(self.q(x)), split(self.k(context)), split(self.v(context))
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         return q, k, v
 
-    def attention_weights(self, x: jax.Array, context: jax.Array | None = None) -> jax.Array:
+    def attention_weights(self, x: jax.Array, context: jax.Array | None = None, rope=None) -> jax.Array:
         """The softmax weights (b, heads, n, m) this layer would use, for diagnostics (no key padding)."""
-        q, k, _ = self._heads(x, x if context is None else context)
+        q, k, _ = self._heads(x, x if context is None else context, rope)
         return attention_weights(q, k)

@@ -45,17 +45,17 @@ def layer_probes(model, latents: jax.Array, t: jax.Array, tokens) -> list[dict]:
     """Per layer: {"entropy": per-head mean self-attention entropy (nats), "common": mean norm of the token-mean of the
     block's input, "per_token": mean norm of its deviations}. model: a TextToVideo; latents (b, t, h, w, c)."""
     bb = model.backbone
-    x, _, pos, _, shared_mod, text, lengths = bb.embed(latents, t, model.encode_text(tokens))
-    out = []
+    e = bb.embed(latents, t, model.encode_text(tokens))
+    x, out = e.x, []
     for block in _layers(bb.blocks):
-        x_in = x + pos[None].astype(x.dtype)
-        weights = block.self_attention_weights(x_in, shared_mod)  # (b, heads, n, n)
+        x_in = x + e.pos[None].astype(x.dtype)
+        weights = block.self_attention_weights(x_in, e.shared_mod, rope=e.rope)  # (b, heads, n, n)
         entropy = -jnp.sum(weights * jnp.log(weights + 1e-12), axis=-1).mean(axis=(0, 2))
         common = x_in.mean(axis=1, keepdims=True)
         out.append({"entropy": np.asarray(entropy).tolist(),
                     "common": float(jnp.linalg.norm(common, axis=-1).mean()),
                     "per_token": float(jnp.linalg.norm(x_in - common, axis=-1).mean())})
-        x = block(x, pos, shared_mod, text, lengths)
+        x = block(x, e.pos, e.shared_mod, e.text, e.text_lengths, rope=e.rope)
     return out
 
 

@@ -10,6 +10,7 @@ from flax import nnx
 
 from mgjax.config import MeshConfig
 from mgjax.models.t2v import TextToVideo
+from mgjax.models.video.transformer import Embedded
 from mgjax.parallel.mesh import make_mesh
 from mgjax.tools.diagnose_t2v import _layers, diagnose, format_report, layer_probes
 
@@ -56,7 +57,8 @@ def test_layers_of_a_scanned_stack_run_like_the_scan(devices):
     y = x
     for block in _layers(bb.blocks):
         y = block(y, pos, shared_mod, text, lengths)
-    np.testing.assert_allclose(y, bb._run_blocks(x, pos, shared_mod, text, lengths), rtol=1e-5, atol=1e-5)
+    e = Embedded(x, (8, 2, 2), pos, None, None, shared_mod, text, lengths)
+    np.testing.assert_allclose(y, bb._run_blocks(e), rtol=1e-5, atol=1e-5)
 
 
 def test_entropy_is_uniform_for_blind_queries_and_lower_for_sharp_ones(devices):

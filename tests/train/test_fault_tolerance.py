@@ -34,28 +34,9 @@ ONE_DEVICE = MeshConfig()
 
 def ft_config(mesh: MeshConfig = EIGHT_DEVICES, **train_overrides) -> Config:
     """micro_config over 6 steps. Every run here (and in the child scripts) uses it, so runs on the same mesh compile
-    the same step and share it through the XLA cache."""
+    the same step and share it through the test session's compilation cache (tests/conftest.py)."""
     cfg = micro_config(**{"steps": 6, "log_every": 1, "checkpoint_every": 2, **train_overrides})
     return dataclasses.replace(cfg, mesh=mesh)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def xla_cache(tmp_path_factory):
-    """A persistent compilation cache for this module (and its child processes, through JAX_* variables): a train()
-    that finds its step there starts in ~2 s instead of ~20 s on 2 cores."""
-    from jax._src import compilation_cache  # the cache is set up once per process; reset_cache() re-reads the config
-
-    path = str(tmp_path_factory.mktemp("xla_cache"))
-    settings = {"jax_compilation_cache_dir": path, "jax_persistent_cache_min_compile_time_secs": 0,
-                "jax_persistent_cache_min_entry_size_bytes": 0}
-    before = {k: getattr(jax.config, k) for k in settings}
-    for k, v in settings.items():
-        jax.config.update(k, v)
-    compilation_cache.reset_cache()
-    yield {k.upper(): str(v) for k, v in settings.items()}
-    for k, v in before.items():
-        jax.config.update(k, v)
-    compilation_cache.reset_cache()
 
 
 def losses(workdir: pathlib.Path) -> list[tuple[int, float]]:
@@ -133,11 +114,11 @@ def test_a_url_workdir_is_refused_in_one_line():
         train(ft_config(), "gs://bucket/run", verbose=False)
 
 
-def test_sigkill_during_an_async_save_resumes_from_the_last_complete_checkpoint(tmp_path, devices, xla_cache,
+def test_sigkill_during_an_async_save_resumes_from_the_last_complete_checkpoint(tmp_path, devices,
                                                                                 capsys):
     """kill -9 while Orbax writes step 4 (kill_during_save.py holds that save before its commit): the partial
     directory is not a checkpoint, and training in the same workdir restarts at step 3 and continues exactly."""
-    env = dict(os.environ, XLA_FLAGS="", **xla_cache)  # the child's conftest import sets the same XLA_FLAGS as ours
+    env = dict(os.environ, XLA_FLAGS="")  # the child's conftest import sets the same XLA_FLAGS as ours
     child = subprocess.Popen([sys.executable, str(HERE / "kill_during_save.py"), str(tmp_path), "4"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     directory = checkpoint_dir(tmp_path)
@@ -204,7 +185,7 @@ def test_a_checkpoint_restores_onto_other_meshes_and_device_counts(run8, tmp_pat
 
 
 @pytest.mark.multiprocess
-def test_two_processes_train_one_model_and_sigterm_stops_both_at_one_step(run8, tmp_path, devices, xla_cache):
+def test_two_processes_train_one_model_and_sigterm_stops_both_at_one_step(run8, tmp_path, devices):
     """Two JAX processes (4 CPU devices each, joined through the MGJAX_* variables) train on one data=2 x fsdp=4 mesh
     in one workdir. SIGTERM to process 1 alone stops both after the same step with one checkpoint; the losses equal
     the single-process run's; the checkpoint restores identically onto 8 devices and onto 1, and one process
@@ -215,7 +196,7 @@ def test_two_processes_train_one_model_and_sigterm_stops_both_at_one_step(run8, 
     procs = []
     for i in range(2):
         env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu", MGJAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
-                   MGJAX_NUM_PROCESSES="2", MGJAX_PROCESS_ID=str(i), **xla_cache)
+                   MGJAX_NUM_PROCESSES="2", MGJAX_PROCESS_ID=str(i))
         procs.append(subprocess.Popen([sys.executable, str(HERE / "two_process_train.py"), str(tmp_path), "0.5"],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     metrics = tmp_path / "metrics.jsonl"

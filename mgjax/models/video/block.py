@@ -38,13 +38,13 @@ class VideoBlock(nnx.Module):
         self.rules = rules
 
     def __call__(self, x: jax.Array, pos: jax.Array, shared_mod: jax.Array, text: jax.Array,
-                 text_lengths: jax.Array) -> jax.Array:
+                 text_lengths: jax.Array, rope: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
         """x: (b, n, d); pos: (n, d); shared_mod: (b, 6, d) from the shared timestep MLP; text: (b, m, d) packed with
-        valid tokens first; text_lengths: (b,)."""
+        valid tokens first; text_lengths: (b,); rope: optional (cos, sin) for the self-attention (`model.rope`)."""
         x = x + pos[None].astype(x.dtype)
         mod = self._modulations(shared_mod, x.dtype)
         shift1, scale1, gate1, shift2, scale2, gate2 = (mod[:, i] for i in range(NUM_BLOCK_MODULATIONS))
-        h = self.self_attn(modulate(self.attn_norm(x), shift1, scale1))
+        h = self.self_attn(modulate(self.attn_norm(x), shift1, scale1), rope=rope)
         x = x + gate1[:, None, :] * checkpoint_name(h, "attn_out")
         c = x if self.cross_norm is None else self.cross_norm(x)
         x = x + checkpoint_name(self.cross_attn(c, context=text, kv_lengths=text_lengths), "cross_out")
@@ -52,10 +52,10 @@ class VideoBlock(nnx.Module):
         x = x + gate2[:, None, :] * checkpoint_name(h, "mlp_out")
         return constrain(x, ("batch", "res_seq", "act_embed"), self.rules)
 
-    def self_attention_weights(self, x: jax.Array, shared_mod: jax.Array) -> jax.Array:
+    def self_attention_weights(self, x: jax.Array, shared_mod: jax.Array, rope=None) -> jax.Array:
         """Diagnostics: the self-attention weights (b, heads, n, n) for a block input x that already holds the PE."""
         mod = self._modulations(shared_mod, x.dtype)
-        return self.self_attn.attention_weights(modulate(self.attn_norm(x), mod[:, 0], mod[:, 1]))
+        return self.self_attn.attention_weights(modulate(self.attn_norm(x), mod[:, 0], mod[:, 1]), rope=rope)
 
     def _modulations(self, shared_mod: jax.Array, dtype) -> jax.Array:
         return (shared_mod.astype(jnp.float32) + self.modulation[...][None]).astype(dtype)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -20,8 +20,22 @@ from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
 from mgjax.nn.params import partitioned
 from mgjax.nn.remat import remat_policy
+from mgjax.nn.rope import rope_tables
 from mgjax.parallel.rules import VIDEO_RULES, Rules
 from mgjax.parallel.sharding import constrain
+
+
+class Embedded(NamedTuple):
+    """What the blocks take, from `MovieGenVideo.embed`."""
+
+    x: jax.Array  # patch tokens (b, n, d)
+    grid: tuple[int, int, int]  # patches along (t, h, w)
+    pos: jax.Array  # absolute PE (n, d), added at every layer
+    rope: tuple[jax.Array, jax.Array] | None  # (cos, sin) (n, head_dim / 2) when `model.rope`
+    t_emb: jax.Array  # timestep embedding (b, d)
+    shared_mod: jax.Array  # shared adaLN modulation (b, 6, d)
+    text: jax.Array  # packed text tokens (b, m, d)
+    text_lengths: jax.Array  # (b,)
 
 
 class MovieGenVideo(nnx.Module):
@@ -70,27 +84,28 @@ class MovieGenVideo(nnx.Module):
         cfg = self.cfg
         c = latents.shape[-1]
         pt, ph, pw = cfg.patch_size
-        x, grid, pos, t_emb, shared_mod, text_tokens, text_lengths = self.embed(latents, t, text)
-        x = self._run_blocks(x, pos, shared_mod, text_tokens, text_lengths)
-        shift, scale = (self.final_modulation[...][None] + t_emb[:, None, :].astype(jnp.float32)).transpose(1, 0, 2)
+        e = self.embed(latents, t, text)
+        grid = e.grid
+        x = self._run_blocks(e)
+        shift, scale = (self.final_modulation[...][None] + e.t_emb[:, None, :].astype(jnp.float32)).transpose(1, 0, 2)
         x = modulate(self.final_norm(x), shift.astype(x.dtype), scale.astype(x.dtype))
         out = self.head(x).astype(jnp.float32)
         return rearrange(out, "b (t h w) (pt ph pw c) -> b (t pt) (h ph) (w pw) c", t=grid[0], h=grid[1], w=grid[2],
                          pt=pt, ph=ph, pw=pw, c=c)
 
-    def embed(self, latents: jax.Array, t: jax.Array, text: Sequence[tuple[jax.Array, jax.Array]]):
-        """Everything the blocks take: -> tokens (b, n, d), patch grid, PE (n, d), timestep embedding (b, d), shared
-        modulation (b, 6, d), packed text (b, m, d) and its lengths (b,)."""
+    def embed(self, latents: jax.Array, t: jax.Array, text: Sequence[tuple[jax.Array, jax.Array]]) -> Embedded:
+        """Everything the blocks take (see `Embedded`)."""
         x = self.patch_embed(latents.astype(dtype_of(self.cfg.dtype)))  # (b, nt/pt, nh/ph, nw/pw, d)
         grid = x.shape[1:4]
         x = constrain(rearrange(x, "b t h w d -> b (t h w) d"), ("batch", "res_seq", "act_embed"), self.rules)
         t_emb = self.t_embed(t)
         text_tokens, text_lengths = self.encode_text(text)
-        return x, grid, self.pos_embed(grid), t_emb, self.shared_mod(t_emb), text_tokens, text_lengths
+        rope = rope_tables(grid, self.cfg.width // self.cfg.num_heads, self.cfg.rope_theta) if self.cfg.rope else None
+        return Embedded(x, grid, self.pos_embed(grid), rope, t_emb, self.shared_mod(t_emb), text_tokens, text_lengths)
 
-    def _run_blocks(self, x, pos, shared_mod, text_tokens, text_lengths):
+    def _run_blocks(self, e: Embedded) -> jax.Array:
         def body(x, block):
-            return block(x, pos, shared_mod, text_tokens, text_lengths)
+            return block(x, e.pos, e.shared_mod, e.text, e.text_lengths, rope=e.rope)
 
         policy = remat_policy(self.cfg.remat)
         if policy is not None:
@@ -98,7 +113,8 @@ class MovieGenVideo(nnx.Module):
         if self.cfg.scan_layers:
             scan = nnx.scan(body, in_axes=(nnx.Carry, 0), out_axes=nnx.Carry,
                             transform_metadata={nnx.PARTITION_NAME: None})
-            return scan(x, self.blocks)
+            return scan(e.x, self.blocks)
+        x = e.x
         for block in self.blocks:
             x = body(x, block)
         return x
