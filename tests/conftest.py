@@ -60,6 +60,23 @@ def micro_config(**train_overrides) -> Config:
     )
 
 
+def randomized_model(devices, key: int = 1, cfg: Config | None = None):
+    """The (micro) text-to-video model with every parameter perturbed, so its zero-initialised gates and head are open
+    and each layer does something a test can see."""
+    from flax import nnx
+
+    from mgjax.models.t2v import TextToVideo
+    from mgjax.parallel.mesh import make_mesh
+
+    with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
+        model = TextToVideo(cfg or micro_config(), rngs=nnx.Rngs(0))
+    graphdef, state = nnx.split(model)
+    leaves, tree = jax.tree.flatten(state)
+    keys = jax.random.split(jax.random.key(key), len(leaves))
+    leaves = [x + 0.05 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    return nnx.merge(graphdef, jax.tree.unflatten(tree, leaves))
+
+
 @pytest.fixture
 def micro_cfg() -> Config:
     return micro_config()

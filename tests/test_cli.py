@@ -35,9 +35,8 @@ def test_user_errors_are_one_line(args, fragment, tmp_path):
 
 def _fresh_process(code: str, **env) -> subprocess.CompletedProcess:
     """A Python process configured as a user's would be: no JAX_PLATFORMS and no test-session cache setting."""
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("JAX_PLATFORMS", "MGJAX_COMPILATION_CACHE_DIR") and not k.startswith("JAX_PERSISTENT_CACHE")
-             and k != "JAX_COMPILATION_CACHE_DIR"}
+    session = ("JAX_PLATFORMS", "MGJAX_COMPILATION_CACHE_DIR", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(session)}
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
                           env=dict(clean, XLA_FLAGS="", **env))
 

@@ -1,9 +1,10 @@
 """3D rotary position embedding (t, h, w) for self-attention queries and keys.
 
-Not in Movie Gen (the paper adds learnable absolute tables only); an opt-in for small models, where the absolute
-embedding in the residual stream is swamped by the token-common part and self-attention cannot find neighbours (see
-`configs/shapes_t2v_tiny.py`). Rotating q and k by the patch coordinates makes every logit depend on the relative
-offset even when the content is the same for all tokens. The head channels are split between the axes as in Wan 2.1:
+Not in Movie Gen (the paper adds learnable absolute tables only); an opt-in (`model.rope`) as in Wan, mochi and
+Open-Sora. Rotating q and k by the patch coordinates makes every logit depend on the relative offset even when the
+content is the same for all tokens. On the CPU demo, whose residual stream is dominated by a token-common part, it
+sharpens the self-attention (entropy 3.0-3.5 nats vs 3.8-4.1, uniform 4.16) but does not teach motion direction
+(README, demo section). The head channels are split between the axes as in Wan 2.1:
 h and w each get 2 * (d // 6), t gets the rest.
 """
 

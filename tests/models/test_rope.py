@@ -6,13 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import micro_config
-from flax import nnx
+from conftest import micro_config, randomized_model
 
-from mgjax.config import MeshConfig
-from mgjax.models.t2v import TextToVideo
 from mgjax.nn.rope import apply_rope, rope_axis_dims, rope_tables
-from mgjax.parallel.mesh import make_mesh
 from mgjax.tools.diagnose_t2v import _layers
 
 GRID = (3, 4, 5)
@@ -55,13 +51,7 @@ def test_logits_of_identical_tokens_depend_only_on_the_offset():
 def test_backbone_rotates_every_layer_and_scan_equals_loop(devices):
     base = micro_config()
     cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, rope=True))
-    with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
-        model = TextToVideo(cfg, rngs=nnx.Rngs(0))
-    graphdef, state = nnx.split(model)  # open the zero-initialised gates and head
-    leaves, tree = jax.tree.flatten(state)
-    keys = jax.random.split(jax.random.key(3), len(leaves))
-    leaves = [jax.random.normal(k, l.shape, l.dtype) * 0.3 if l.ndim else l for k, l in zip(keys, leaves)]
-    bb = nnx.merge(graphdef, jax.tree.unflatten(tree, leaves)).backbone
+    bb = randomized_model(devices, key=3, cfg=cfg).backbone
     latents = jax.random.normal(jax.random.key(4), (2, 8, 4, 4, 48))
     text = [(jax.random.normal(jax.random.key(5), (2, 6, 16)), jnp.ones((2, 6), bool))]
     e = bb.embed(latents, jnp.array([0.3, 0.6]), text)
@@ -70,6 +60,6 @@ def test_backbone_rotates_every_layer_and_scan_equals_loop(devices):
     for block in _layers(bb.blocks):
         y = block(y, e.pos, e.shared_mod, e.text, e.text_lengths, rope=e.rope)
     out = bb._run_blocks(e)
-    scale = float(jnp.abs(out).max())  # random weights make activations large; compare relative to them
+    scale = float(jnp.abs(out).max())
     np.testing.assert_allclose(y, out, rtol=1e-4, atol=1e-5 * scale)
     assert not np.allclose(out, bb._run_blocks(e._replace(rope=None)), atol=1e-2 * scale)

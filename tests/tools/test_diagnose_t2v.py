@@ -4,28 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import micro_config
+from conftest import randomized_model
 from einops import einsum, rearrange
-from flax import nnx
 
-from mgjax.config import MeshConfig
-from mgjax.models.t2v import TextToVideo
 from mgjax.models.video.transformer import Embedded
-from mgjax.parallel.mesh import make_mesh
 from mgjax.tools.diagnose_t2v import _layers, diagnose, format_report, layer_probes
 
 LATENT_SHAPE = (8, 4, 4, 48)  # micro config: 8 frames of 16x16 through space-to-depth 4x4 -> 8 x 2 x 2 = 32 tokens
-
-
-def randomized_model(devices, key=1):
-    """The micro text-to-video model with its zero-initialised gates and head replaced by random values."""
-    with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
-        model = TextToVideo(micro_config(), rngs=nnx.Rngs(0))
-    graphdef, state = nnx.split(model)
-    leaves, tree = jax.tree.flatten(state)
-    keys = jax.random.split(jax.random.key(key), len(leaves))
-    leaves = [x + 0.05 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
-    return nnx.merge(graphdef, jax.tree.unflatten(tree, leaves))
 
 
 def tokenize(captions):
