@@ -11,6 +11,7 @@ step (random init, its own first batch), jitted with the state donated. Results 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import harness
@@ -20,7 +21,6 @@ SETTINGS = {"mgjax": {}, "xla": {"MGJAX_CPU_FUSION": "xla"}}
 
 
 def measure(case: dict) -> dict:
-    import os
     import pathlib
     import tempfile
 
@@ -57,8 +57,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--record", default="", metavar="PATH", help="append the table to this markdown file")
     args = parser.parse_args()
-    import os
-
     user_flags = os.environ.get("XLA_FLAGS", "")  # before setup() adds mgjax's: each child adds its own
     harness.setup()
     info = harness.device_info()
