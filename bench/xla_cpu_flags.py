@@ -11,7 +11,6 @@ step (random init, its own first batch), jitted with the state donated. Results 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import harness
@@ -21,6 +20,7 @@ SETTINGS = {"mgjax": {}, "xla": {"MGJAX_CPU_FUSION": "xla"}}
 
 
 def measure(case: dict) -> dict:
+    import os
     import pathlib
     import tempfile
 
@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--record", default="", metavar="PATH", help="append the table to this markdown file")
     args = parser.parse_args()
+    import os
+
     user_flags = os.environ.get("XLA_FLAGS", "")  # before setup() adds mgjax's: each child adds its own
     harness.setup()
     info = harness.device_info()

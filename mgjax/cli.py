@@ -9,8 +9,8 @@ from typing import Callable
 
 
 # XLA:CPU hands each convolution to YNNPACK by default; the backward passes of those convs then transpose activations
-# to a batch-minor layout, which made the TAE train step 1.8x slower on 2 cores than XLA's own convolutions
-# (0.74 vs 1.35 steps/s; bench/xla_cpu_flags.py, BENCHMARKS.md). Dot, elementwise and reduce fusions stay on YNNPACK. The flag is
+# to a batch-minor layout, which made the TAE train step ~1.6x slower on 2 cores than XLA's own convolutions
+# (bench/xla_cpu_flags.py, BENCHMARKS.md). Dot, elementwise and reduce fusions stay on YNNPACK. The flag is
 # experimental: the pinned jaxlib knows it, and XLA aborts on a flag it does not know, so a jaxlib bump must re-check it.
 # MGJAX_CPU_FUSION=xla keeps XLA's own choice (the benchmark's comparison run).
 CPU_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce"
