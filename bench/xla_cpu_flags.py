@@ -79,9 +79,9 @@ def main() -> None:
         print(rows[-1], flush=True)
     header = ["config", "mgjax steps/s", "XLA-default steps/s", "speed-up", "spread (mgjax / xla)",
               "compile s (mgjax / xla)", f"loss after {args.warmup + args.repeats} steps (mgjax / xla)"]
-    notes = [(f"mgjax: `XLA_FLAGS={CPU_FUSION_FLAG}`; xla: XLA's defaults. Median of {args.repeats} steps "
-              f"after {args.warmup} warm-up, each setting in its own process; speed-up = XLA-default step time / "
-              "mgjax step time.")]
+    notes = [f"mgjax: `XLA_FLAGS={CPU_FUSION_FLAG}`; xla: XLA's defaults. Median of {args.repeats} steps "
+             f"after {args.warmup} warm-up, each setting in its own process; speed-up = XLA-default step time / "
+             "mgjax step time."]
     harness.report("XLA:CPU fusion flags: train step, mgjax vs XLA defaults", info, header, rows, notes,
                    args.record)
 

@@ -72,8 +72,8 @@ def test_persistent_compilation_cache_is_reused(tmp_path):
 
 @pytest.mark.parametrize("user_flags, env, expected", [
     ("", {}, "--xla_force_host_platform_device_count=4 --xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce"),
-    ("--xla_cpu_experimental_ynn_fusion_type=dot", {},
-     ("--xla_cpu_experimental_ynn_fusion_type=dot --xla_force_host_platform_device_count=4")),
+    ("--xla_cpu_experimental_ynn_fusion_type=dot", {}, "--xla_cpu_experimental_ynn_fusion_type=dot "
+     "--xla_force_host_platform_device_count=4"),
     ("--xla_force_host_platform_device_count=2", {"MGJAX_CPU_FUSION": "xla"},
      "--xla_force_host_platform_device_count=2"),
 ])
