@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import importlib.util
 import json
+import os
 import pathlib
 import shlex
 import statistics
@@ -243,10 +244,12 @@ def peer_python(args) -> str | None:
     return None
 
 
-def _json_rows(cmd: list[str], timeout: float) -> list[dict]:
-    """Run a measuring process; its stdout lines that start with '{' are result rows. A failure is one `error` row."""
+def _json_rows(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> list[dict]:
+    """Run a measuring process (with `env` added to ours); its stdout lines that start with '{' are result rows. A
+    failure is one `error` row."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env=None if env is None else {**os.environ, **env})
     except subprocess.TimeoutExpired:
         return [{"error": f"timed out after {timeout:.0f} s"}]
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -264,10 +267,12 @@ def run_peer(python: str | None, area: str, spec: dict, timeout: float = 1800) -
     return _json_rows([python, str(REPO / "bench" / "torch_peer.py"), area, "--spec", json.dumps(spec)], timeout)
 
 
-def run_case(script: str, case: dict, timeout: float = 1800) -> dict:
+def run_case(script: str, case: dict, timeout: float = 1800, env: dict[str, str] | None = None) -> dict:
     """Run one mgjax measurement (`script --case JSON`) in a fresh process: each case gets the whole accelerator
-    (JAX's allocator keeps what it once held) and the allocator's peak is that case's own."""
-    return _json_rows([sys.executable, str(pathlib.Path(script).resolve()), "--case", json.dumps(case)], timeout)[-1]
+    (JAX's allocator keeps what it once held) and the allocator's peak is that case's own. `env` is added to the
+    child's environment (XLA reads XLA_FLAGS once, at backend start)."""
+    return _json_rows([sys.executable, str(pathlib.Path(script).resolve()), "--case", json.dumps(case)], timeout,
+                      env)[-1]
 
 
 def serve_case(measure: Callable[[dict], dict]) -> bool:

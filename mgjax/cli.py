@@ -8,12 +8,30 @@ import sys
 from typing import Callable
 
 
+# XLA:CPU hands each convolution to YNNPACK by default; the backward passes of those convs then transpose activations
+# to a batch-minor layout, which made the TAE train step 1.5-1.8x slower on 2 cores than XLA's own convolutions
+# (bench/xla_cpu_flags.py, BENCHMARKS.md). Dot and reduce fusions stay on YNNPACK. Elementwise fusions do not: with
+# `eltwise` in the list, SPMD-partitioned programs (8 fake devices, fsdp x tensor) fail to compile ("Instruction with
+# unsupported layout in YNN fusion", a transposed {0,1} parameter) and can abort the process. The flag is experimental:
+# the pinned jaxlib knows it, and XLA aborts on a flag it does not know, so a jaxlib bump must re-check it.
+# MGJAX_CPU_FUSION=xla keeps XLA's own choice (the benchmark's comparison run).
+CPU_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type=dot,reduce"
+
+
+def add_xla_flags(num_cpu_devices: int | None = None) -> None:
+    """mgjax's XLA_FLAGS (fake CPU devices when asked, CPU fusion choice), leaving any flag the user set alone. Must run
+    before JAX starts its backend."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if num_cpu_devices and "xla_force_host_platform_device_count" not in flags:
+        flags += f" --xla_force_host_platform_device_count={num_cpu_devices}"
+    if "xla_cpu_experimental_ynn_fusion_type" not in flags and os.environ.get("MGJAX_CPU_FUSION") != "xla":
+        flags += f" {CPU_FUSION_FLAG}"
+    os.environ["XLA_FLAGS"] = flags.strip()
+
+
 def set_global_flags(num_cpu_devices: int | None = None) -> None:
     """Set process-wide flags once, before JAX starts its backend (never at import time)."""
-    if num_cpu_devices:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_force_host_platform_device_count" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={num_cpu_devices}".strip()
+    add_xla_flags(num_cpu_devices)
     _skip_absent_tpu()
     _compilation_cache()
     # mgjax's own messages (kernel choice, truncated prompts) at INFO; libraries stay at WARNING.

@@ -1,4 +1,5 @@
-"""Test session setup: 8 fake CPU devices for sharding tests, and absl flags parsed for Grain workers.
+"""Test session setup: 8 fake CPU devices for sharding tests (plus mgjax's XLA:CPU fusion flag, as every entry point
+sets it), and absl flags parsed for Grain workers.
 
 Both must happen before JAX starts its backend, so they run at conftest import, before any test module imports jax.
 """
@@ -7,7 +8,12 @@ import os
 import pathlib
 import sys
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mgjax.cli import add_xla_flags  # noqa: E402  (imports no JAX)
+
+add_xla_flags(num_cpu_devices=8)
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # The user-level cache (~/.cache/mgjax) stays off: runs are hermetic. Instead one persistent compilation cache lives
 # for the test session and its child processes (which inherit these variables, and JAX reads them at import): the
@@ -23,9 +29,6 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from absl import flags  # noqa: E402
 

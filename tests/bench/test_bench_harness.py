@@ -99,3 +99,18 @@ def test_bench_scripts_run_at_cpu_size(script, args, expected, tmp_path, parity_
     assert "failed" not in text, text
     for word in expected:
         assert re.search(rf"\| {word}", text), text
+
+
+@pytest.mark.slow
+def test_xla_cpu_flags_bench_compares_both_settings_on_the_same_step(tmp_path):
+    record = tmp_path / "flags.md"
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "xla_cpu_flags.py"), "--configs",
+                             "configs/shapes_t2v_tiny.py", "--warmup", "0", "--repeats", "2", "--record", str(record)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, row = [line for line in record.read_text().splitlines() if line.startswith("| ") and "---" not in line]
+    cells = dict(zip(numbers(header), numbers(row)))
+    assert float(cells["mgjax steps/s"]) > 0 and float(cells["XLA-default steps/s"]) > 0
+    mgjax_loss, xla_loss = cells["loss after 2 steps (mgjax / xla)"].split(" / ")
+    assert abs(float(mgjax_loss) - float(xla_loss)) <= 1e-3 * abs(float(xla_loss))  # a fusion choice, not new math
+    assert "ynn_fusion_type=dot,reduce" in record.read_text()
