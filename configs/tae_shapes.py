@@ -9,7 +9,8 @@ outlier penalty is the last 500 of 4,800 steps (the paper's 50k + 10k phasing, s
 more steps of smaller batches reconstruct better here (README).
 
 Trained in ~20 minutes on 2 CPU cores (held-out 26.2 dB video, 26.3 dB images):
-`python train.py --config configs/tae_shapes.py --workdir runs/tae_shapes`; then `python -m mgjax.eval.tae_recon --config configs/tae_shapes.py --workdir runs/tae_shapes`.
+`python train.py --config configs/tae_shapes.py --workdir runs/tae_shapes`; then
+`python -m mgjax.eval.tae_recon --config configs/tae_shapes.py --workdir runs/tae_shapes`.
 """
 
 from mgjax.config import (CodecConfig, Config, DataConfig, OptimConfig, TAEConfig, TAELossConfig, TrainConfig)
