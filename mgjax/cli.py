@@ -9,7 +9,7 @@ from typing import Callable
 
 
 # XLA:CPU hands each convolution to YNNPACK by default; the backward passes of those convs then transpose activations
-# to a batch-minor layout, which made the TAE train step 1.5-1.8x slower on 2 cores than XLA's own convolutions
+# to a batch-minor layout, which made the TAE train step 1.5-1.65x slower on 2 cores than XLA's own convolutions
 # (bench/xla_cpu_flags.py, BENCHMARKS.md). Dot and reduce fusions stay on YNNPACK. Elementwise fusions do not: with
 # `eltwise` in the list, SPMD-partitioned programs (8 fake devices, fsdp x tensor) fail to compile ("Instruction with
 # unsupported layout in YNN fusion", a transposed {0,1} parameter) and can abort the process. The flag is experimental:
