@@ -19,13 +19,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mgjax.data.moving_shapes import DIRECTION_VECTORS
+from mgjax.data.t2v_loader import shapes_source
+from mgjax.eval.shapes_evaluator import parse_caption
+
 DEFAULT_CAPTIONS = ("a blue square moving left quickly", "a blue square moving right quickly",
                     "a blue square moving up quickly")
 
 
 def mass_centroids(video: np.ndarray, axis: str) -> np.ndarray:
-    """Per-frame centroid (in pixels) of the saturation (max - min over RGB), which is zero on the grey backgrounds
-    and large on the palette's objects, along "col" or "row": video (t h w 3) float -> (t,)."""
+    """Per-frame centroid (in pixels) of the saturation (max - min over RGB), which is small on the grey backgrounds
+    (a tint of at most ~12 of 255) and large on the palette's objects, along "col" or "row": video (t h w 3) float
+    -> (t,). The backgrounds' residual tint pulls the centroid slightly towards the frame centre."""
     sat = video.max(-1) - video.min(-1)
     profile = sat.mean(1 if axis == "col" else 2)  # (t, w) or (t, h)
     index = np.arange(profile.shape[1]) + 0.5
@@ -65,10 +70,6 @@ def model_centroids(predict_data, tokenize, latent_shape, decode, caption: str, 
 def probe(cfg, predict_data, tokenize, codec, captions=DEFAULT_CAPTIONS, t: float = 0.02) -> list[dict]:
     """Per caption: {"caption", "axis", "model": per-frame centroids, "data": the same for the training clips,
     "clips": how many}. The caption names one object: colour, direction and optionally speed."""
-    from mgjax.data.moving_shapes import DIRECTION_VECTORS
-    from mgjax.data.t2v_loader import shapes_source
-    from mgjax.eval.shapes_evaluator import parse_caption
-
     d = cfg.data
     source = shapes_source(d)
     latent_shape = codec.latent_shape(d.num_frames, d.height, d.width)

@@ -37,11 +37,11 @@ def test_probe_reads_the_models_data_prediction_and_tells_an_ignoring_model():
     codec = SpaceToDepthCodec(cfg.codec.factors)
     source = shapes_source(cfg.data)
     d = cfg.data
+    objects = [source.spec(i).objects for i in range(4000)]  # data_centroids' default max_clips
     means = {}
     for direction in ("left", "up"):
-        clips = [source[i]["video"] for i in range(4000) if len(source.spec(i).objects) == 1
-                 and source.spec(i).objects[0].direction == direction and source.spec(i).objects[0].color == "blue"
-                 and source.spec(i).objects[0].speed == "quickly"]
+        clips = [source[i]["video"] for i, objs in enumerate(objects) if len(objs) == 1
+                 and (objs[0].color, objs[0].direction, objs[0].speed) == ("blue", direction, "quickly")]
         means[direction] = codec.encode(jnp.asarray(np.mean(clips, 0)[None] / 127.5 - 1.0, jnp.float32))
 
     def knows(x, t, tokens):
