@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     sampler = T2VSampler(cfg, args.workdir)
     velocity = jax.jit(sampler.velocity)
 
-    def predict_data(x, t, tokens):  # X_1 = X_t + (1 - t) V on the OT path (sigma_min ~ 0)
+    def predict_data(x, t, tokens):  # X_t + (1 - t) V = X_1 + sigma_min X_0 on the OT path: X_1 to 1e-5
         return x + (1.0 - t)[:, None, None, None, None] * velocity(sampler.weights, x, t, tokens)
 
     with jax.set_mesh(sampler.mesh):
