@@ -3,6 +3,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 
@@ -126,3 +127,45 @@ def test_scan_and_remat_do_not_change_the_math(cfg, devices):
         nnx.update(remat_model, st)
         for a, b in zip(jax.tree.leaves(grads(remat_model)), ref):
             np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_one_text_token_steers_where_the_output_goes(cfg, devices):
+    """The conditioning path can express a caption x position interaction (what motion direction needs): four prompts
+    that differ in one token out of four each ask for a bright patch at their own place per frame; from pure noise at
+    t ~ 0 (the regression to E[X_1 | prompt]) the model learns each prompt's layout. It first sits ~150 steps on the
+    prompt-blind mean (a plateau; ~100 steps with a zero input, so the input noise lengthens it) and then leaves it:
+    seeds 0-2 are all at MSE < 0.001 by step 500."""
+    cfg = dataclasses.replace(cfg, in_channels=4, max_patches=(2, 4, 4), qk_norm=True)
+    model = build(cfg, devices, text_widths=(16,))
+    places = [(0, 0), (0, 3), (3, 0), (3, 3)]  # frame 0's (row, col) in tokens; frame 1 steps one token inwards
+    target = np.full((4, 2, 8, 8, 4), -1.0, np.float32)
+    for i, (r, c) in enumerate(places):
+        for f in range(2):
+            rr, cc = r + f * (1 if r == 0 else -1), c + f * (1 if c == 0 else -1)
+            target[i, f, 2 * rr:2 * rr + 2, 2 * cc:2 * cc + 2] = 1.0
+    target = jnp.asarray(target)
+    words = jax.random.normal(jax.random.key(3), (4, 16))
+    shared = jax.random.normal(jax.random.key(4), (1, 4, 16))
+    text = jnp.concatenate([jnp.repeat(shared[:, :2], 4, 0), words[:, None], jnp.repeat(shared[:, 3:], 4, 0)], 1)
+    mask = jnp.ones((4, 4), bool)
+    t = jnp.full((4,), 0.02)
+    graphdef, params = nnx.split(model, nnx.Param)
+    tx = optax.adam(3e-3)
+
+    def predict(params, key):
+        x0 = jax.random.normal(key, target.shape)
+        return nnx.merge(graphdef, params)(0.02 * target + 0.98 * x0, t, [(text, mask)])
+
+    @jax.jit
+    def step(params, opt_state, key):
+        loss, grads = jax.value_and_grad(lambda p: jnp.mean(jnp.square(predict(p, key) - target)))(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    opt_state = tx.init(params)
+    for i in range(500):
+        params, opt_state = step(params, opt_state, jax.random.key(100 + i))
+    pred = predict(params, jax.random.key(7))
+    errors = np.array([[float(jnp.mean(jnp.square(pred[i] - target[j]))) for j in range(4)] for i in range(4)])
+    own, other = np.diag(errors), errors[~np.eye(4, dtype=bool)]
+    assert own.max() < 0.1 * other.min(), errors  # each prompt's output is its own layout, not the average
