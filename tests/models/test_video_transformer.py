@@ -152,9 +152,9 @@ def test_one_text_token_steers_where_the_output_goes(cfg, devices):
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adam(3e-3)
 
-    def predict(params, key):
+    def predict(params, key, prompts=text):
         x0 = jax.random.normal(key, target.shape)
-        return nnx.merge(graphdef, params)(0.02 * target + 0.98 * x0, t, [(text, mask)])
+        return nnx.merge(graphdef, params)(0.02 * target + 0.98 * x0, t, [(prompts, mask)])
 
     @jax.jit
     def step(params, opt_state, key):
@@ -169,3 +169,6 @@ def test_one_text_token_steers_where_the_output_goes(cfg, devices):
     errors = np.array([[float(jnp.mean(jnp.square(pred[i] - target[j]))) for j in range(4)] for i in range(4)])
     own, other = np.diag(errors), errors[~np.eye(4, dtype=bool)]
     assert own.max() < 0.1 * other.min(), errors  # each prompt's output is its own layout, not the average
+    # the prompt decides, not the faint copy of the target in the input: rolled prompts give the rolled layouts
+    rolled = predict(params, jax.random.key(8), jnp.roll(text, 1, axis=0))
+    assert float(jnp.mean(jnp.square(rolled - jnp.roll(target, 1, axis=0)))) < 0.1 * other.min()
