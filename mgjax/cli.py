@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -27,6 +28,16 @@ def add_xla_flags(num_cpu_devices: int | None = None) -> None:
     if "xla_cpu_experimental_ynn_fusion_type" not in flags and os.environ.get("MGJAX_CPU_FUSION") != "xla":
         flags += f" {CPU_FUSION_FLAG}"
     os.environ["XLA_FLAGS"] = flags.strip()
+
+
+def run_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every command on a run shares: --config, --workdir and repeatable --set KEY=VALUE overrides;
+    the description is the first line of the command module's docstring."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    return parser
 
 
 def set_global_flags(num_cpu_devices: int | None = None) -> None:

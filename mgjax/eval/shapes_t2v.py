@@ -5,13 +5,13 @@ python -m mgjax.eval.shapes_t2v --config configs/shapes_t2v_tiny.py --workdir ru
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import re
 
 import numpy as np
 
+from mgjax.cli import run_main, run_parser, set_global_flags
 from mgjax.config import Config
 from mgjax.data.t2v_loader import shapes_source
 from mgjax.eval.shapes_evaluator import score
@@ -51,14 +51,9 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser = run_parser(__doc__)
     parser.add_argument("--num", type=int, default=None, help="held-out captions to sample (default eval.num_samples)")
     args = parser.parse_args(argv)
-    from mgjax.cli import set_global_flags
-
     set_global_flags()
     from mgjax.config import load_config
 
@@ -72,7 +67,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     import sys
-
-    from mgjax.cli import run_main
 
     run_main(main, sys.argv[1:])

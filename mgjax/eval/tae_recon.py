@@ -9,7 +9,6 @@ mean and std and the largest latent norm over the mean norm, where the outlier p
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 
@@ -17,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mgjax.cli import run_main, run_parser, set_global_flags
 from mgjax.config import Config
 from mgjax.data.t2v_loader import shapes_source
 from mgjax.eval.metrics import psnr, ssim
@@ -85,14 +85,9 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int = 64, write: int
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser = run_parser(__doc__)
     parser.add_argument("--num", type=int, default=64, help="held-out clips and images to reconstruct")
     args = parser.parse_args(argv)
-    from mgjax.cli import set_global_flags
-
     set_global_flags()
     from mgjax.config import load_config
 
@@ -108,7 +103,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     import sys
-
-    from mgjax.cli import run_main
 
     run_main(main, sys.argv[1:])

@@ -13,7 +13,6 @@ moves it as little as swapping two phrasings would.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -22,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+
+from mgjax.cli import run_main, run_parser, set_global_flags
 
 DEFAULT_TIMES = (0.05, 0.5)
 # (name, caption a, caption b): the first pair is the reference (a word that is learned early: colour).
@@ -90,15 +91,10 @@ def format_report(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser = run_parser(__doc__)
     parser.add_argument("--times", type=float, nargs="+", default=list(DEFAULT_TIMES))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    from mgjax.cli import set_global_flags
-
     set_global_flags()
     from mgjax.config import load_config
     from mgjax.pipelines.t2v import T2VSampler
@@ -116,6 +112,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from mgjax.cli import run_main
-
     run_main(main, sys.argv[1:])

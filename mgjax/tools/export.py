@@ -8,7 +8,6 @@ The result has `checkpoints/STEP` with the `params` item only, plus the run's co
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import shutil
 import sys
@@ -16,6 +15,7 @@ import sys
 import jax
 from flax import nnx
 
+from mgjax.cli import run_main, run_parser, set_global_flags
 from mgjax.config import Config
 from mgjax.errors import UserError
 from mgjax.parallel.mesh import make_mesh
@@ -47,11 +47,8 @@ def export_params(cfg: Config, workdir: str | pathlib.Path, out: str | pathlib.P
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
+    parser = run_parser(__doc__)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     from mgjax.config import load_config
 
@@ -61,7 +58,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from mgjax.cli import run_main, set_global_flags
-
     set_global_flags()
     run_main(main, sys.argv[1:])

@@ -12,13 +12,13 @@ lacks, since the first sampling steps follow it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mgjax.cli import run_main, run_parser, set_global_flags
 from mgjax.data.moving_shapes import DIRECTION_VECTORS
 from mgjax.data.t2v_loader import shapes_source
 from mgjax.eval.shapes_evaluator import parse_caption
@@ -98,15 +98,10 @@ def format_probe(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser = run_parser(__doc__)
     parser.add_argument("--caption", action="append", default=None, help="a one-object moving caption (repeatable)")
     parser.add_argument("--t", type=float, default=0.02, help="flow time of the probe (0 is noise)")
     args = parser.parse_args(argv)
-    from mgjax.cli import set_global_flags
-
     set_global_flags()
     from mgjax.config import load_config
     from mgjax.pipelines.t2v import T2VSampler
@@ -126,6 +121,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from mgjax.cli import run_main
-
     run_main(main, sys.argv[1:])
