@@ -40,6 +40,10 @@ class VideoModelConfig:
     # Positional-table lengths in patch units (t, h, w). The paper does not give maxLen; these cover the 768 px stage
     # (32 latent frames, 1024x576 and 576x1024 buckets: 64 patches on the long side).
     max_patches: tuple[int, int, int] = (32, 64, 64)
+    # Amplitude of the sin-cos init of the learnable PE tables (paper silent on their init). Near noise a token's
+    # patch embedding is noise of std ~1 per channel; a PE too faint under it slows learning anything that depends on
+    # where a token is (the CPU demo uses 2.0).
+    pos_embed_init_scale: float = 0.5
     timestep_freq_dim: int = 256  # sinusoidal features fed to the timestep MLP (paper silent; DiT's choice)
     # Paper silent on these two; off keeps the block exactly as described in §3.1.3.
     qk_norm: bool = False
@@ -204,6 +208,9 @@ class DataConfig:
     image_every: int = 0  # 0: videos only; k: every k-th batch holds one-frame images (paper mixes 1:10)
     two_object_prob: float = 0.3
     textured_prob: float = 0.5
+    # Moving Shapes: first-frame centres are uniform over this central fraction of the range that keeps the object in
+    # frame (1: all of it); smaller makes each frame's layout more predictable from the caption's direction
+    start_spread: float = 1.0
     seed: int = 0
     num_workers: int = 0
 
@@ -221,6 +228,12 @@ class FlowConfig:
     t_sampling: Literal["logit_normal", "uniform"] = "logit_normal"
     logit_mean: float = 0.0
     logit_std: float = 1.0
+    # Not in the paper: this fraction of training t comes from a second logit-normal near noise (t ~ 0.02), where the
+    # only information is the prompt. What the prompt says about *where* things are (motion direction) is a weak,
+    # slowly learned signal there; the main component seldom samples it (CPU demo, README).
+    near_noise_prob: float = 0.0
+    near_noise_logit_mean: float = -4.0
+    near_noise_logit_std: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)

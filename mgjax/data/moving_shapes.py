@@ -175,6 +175,7 @@ class MovingShapes:
         length: int = 1_000_000,
         two_object_prob: float = 0.3,
         textured_prob: float = 0.5,
+        start_spread: float = 1.0,
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -186,9 +187,11 @@ class MovingShapes:
             )
         if length < 0 or not 0 <= two_object_prob <= 1 or not 0 <= textured_prob <= 1:
             raise ValueError("length must be >= 0 and probabilities in [0, 1]")
+        if not 0 <= start_spread <= 1:
+            raise ValueError(f"start_spread must be in [0, 1], got {start_spread}")
         self.split, self.num_frames, self.height, self.width = split, num_frames, height, width
         self.seed, self.length = seed, length
-        self.two_object_prob, self.textured_prob = two_object_prob, textured_prob
+        self.two_object_prob, self.textured_prob, self.start_spread = two_object_prob, textured_prob, start_spread
         directions = (None,) if num_frames == 1 else DIRECTIONS
         self._combos = tuple(
             (color, shape, direction)
@@ -205,7 +208,8 @@ class MovingShapes:
         return (
             f"MovingShapes(split={self.split!r}, num_frames={self.num_frames}, height={self.height}, "
             f"width={self.width}, seed={self.seed}, length={self.length}, "
-            f"two_object_prob={self.two_object_prob}, textured_prob={self.textured_prob})"
+            f"two_object_prob={self.two_object_prob}, textured_prob={self.textured_prob}, "
+            f"start_spread={self.start_spread})"
         )
 
     def spec(self, index: int) -> SampleSpec:
@@ -253,12 +257,16 @@ class MovingShapes:
         return None
 
     def _sample_start(self, obj: ShapeObject, rng: np.random.Generator) -> tuple[float, float]:
-        """A first-frame centre from which the whole object stays inside the frame for the whole clip."""
+        """A first-frame centre from which the whole object stays inside the frame for the whole clip.
+
+        Per axis it is uniform over the central `start_spread` fraction of the allowed range (1: all of it), so a
+        smaller spread makes where an object is in each frame more predictable from its caption's direction."""
         radius_px = object_radius(obj.size, self.height, self.width)
         start = []
         for extent, step in zip((self.height, self.width), _displacement(obj)):
             low, high = radius_px / extent, 1 - radius_px / extent
-            start.append(low + max(-step, 0) + rng.random() * (high - low - abs(step)))
+            offset = (1 - self.start_spread) / 2 + rng.random() * self.start_spread
+            start.append(low + max(-step, 0) + offset * (high - low - abs(step)))
         return tuple(start)
 
     def _paths_touch(self, objects, starts) -> bool:

@@ -51,12 +51,13 @@ class FactorizedPositionalEmbedding(nnx.Module):
     The tables are sized in patch units; a shorter clip or smaller frame uses their first entries, so images
     (one latent frame) and videos share the spatial tables. The paper does not say how they are initialised; we start
     them as the 3D sin-cos embedding (each table on its own third of the channels) so that positions are distinct from
-    the first step, at a scale comparable to the patch embeddings.
+    the first step, with sinusoids of amplitude `init_scale`.
     """
 
-    def __init__(self, width: int, max_patches: tuple[int, int, int], *, param_dtype, rngs: nnx.Rngs):
+    def __init__(self, width: int, max_patches: tuple[int, int, int], *, init_scale: float = 0.5, param_dtype,
+                 rngs: nnx.Rngs):
         def table(axis):
-            init = lambda key, shape, dtype: sincos_table(shape[0], shape[1], axis).astype(dtype)
+            init = lambda key, shape, dtype: sincos_table(shape[0], shape[1], axis, scale=init_scale).astype(dtype)
             return param(init, (max_patches[axis], width), (None, "embed"), dtype=param_dtype)
 
         self.t, self.h, self.w = table(0), table(1), table(2)

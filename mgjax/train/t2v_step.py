@@ -46,7 +46,9 @@ def draw_noise(key: jax.Array, batch: int, latent_shape: tuple[int, ...], cfg: C
     """Everything random in a step, drawn for the whole batch at once so that gradient accumulation over
     micro-batches computes exactly the full batch's loss: t ~ logit-normal, the noise X_0, which prompts are dropped."""
     k_t, k_noise, k_drop = jax.random.split(key, 3)
-    return {"t": sample_t(k_t, batch, cfg.flow.t_sampling, cfg.flow.logit_mean, cfg.flow.logit_std),
+    f = cfg.flow
+    return {"t": sample_t(k_t, batch, f.t_sampling, f.logit_mean, f.logit_std, f.near_noise_prob, f.near_noise_logit_mean,
+                          f.near_noise_logit_std),
             "x0": jax.random.normal(k_noise, (batch,) + tuple(latent_shape), jnp.float32),
             "drop": jax.random.bernoulli(k_drop, cfg.text.drop_prob, (batch,))}
 

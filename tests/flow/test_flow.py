@@ -59,6 +59,17 @@ def test_logit_normal_t():
     assert abs(u.mean() - 0.5) < 0.01
 
 
+def test_near_noise_mixture_t():
+    """A `near_noise_prob` share of t comes from logit-normal(-4, 0.5) (t ~ 0.02); the rest keeps the main law."""
+    t = np.asarray(sample_t(jax.random.key(2), 200_000, "logit_normal", -0.8, 1.0, near_noise_prob=0.3))
+    logit = np.log(t / (1 - t))
+    near = logit < -2.5  # the components barely overlap: P(main < -2.5) = 4.5%, P(near > -2.5) ~ 0
+    main_below = 0.7 * 0.0446
+    assert abs(near.mean() - (0.3 + main_below)) < 0.005
+    assert abs(np.median(logit[logit < -3]) - (-4.0)) < 0.05
+    assert abs(np.median(logit[~near]) - (-0.8 + 0.06)) < 0.03  # the main law's median, shifted up by its cut-off tail
+
+
 def test_euler_integrates_the_straight_path_exactly():
     """With the true velocity of a straight path, Euler lands on the data from any schedule."""
     x0 = jax.random.normal(jax.random.key(0), (2, 5))

@@ -53,6 +53,13 @@ def test_output_shape_and_zero_init(cfg, devices):
     assert model.blocks.modulation.shape == (cfg.num_layers, 6, cfg.width)  # scanned: stacked per-layer tables
 
 
+def test_positional_tables_start_as_sincos_of_the_configured_amplitude(cfg, devices):
+    for scale in (0.5, 2.0):
+        pe = build(dataclasses.replace(cfg, pos_embed_init_scale=scale), devices).pos_embed
+        for table in (pe.t, pe.h, pe.w):
+            assert abs(float(jnp.abs(table[...]).max()) - scale) < 1e-6  # cos(0) = 1 at position 0
+
+
 def test_no_biases_in_linear_layers(cfg, devices):
     params = nnx.to_pure_dict(nnx.state(build(cfg, devices), nnx.Param))
     paths = ["/".join(map(str, p)) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]

@@ -50,7 +50,8 @@ class MovieGenVideo(nnx.Module):
                                     padding="VALID", use_bias=False, dtype=dtype, param_dtype=pd, rngs=rngs,
                                     kernel_init=partitioned(nnx.initializers.xavier_uniform(),
                                                             (None, None, None, "patch", "embed")))
-        self.pos_embed = FactorizedPositionalEmbedding(d, cfg.max_patches, param_dtype=pd, rngs=rngs)
+        self.pos_embed = FactorizedPositionalEmbedding(d, cfg.max_patches, init_scale=cfg.pos_embed_init_scale,
+                                                       param_dtype=pd, rngs=rngs)
         self.t_embed = TimestepEmbedder(d, cfg.timestep_freq_dim, **kw)
         self.shared_mod = SharedModulation(d, NUM_BLOCK_MODULATIONS, **kw)
         self.text_proj = nnx.List([TextProjection(w, d, **kw) for w in text_widths])
