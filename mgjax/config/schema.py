@@ -42,7 +42,7 @@ class VideoModelConfig:
     max_patches: tuple[int, int, int] = (32, 64, 64)
     # Amplitude of the sin-cos init of the learnable PE tables (paper silent on their init). Near noise a token's
     # patch embedding is noise of std ~1 per channel; a PE too faint under it slows learning anything that depends on
-    # where a token is (the CPU demo uses 2.0).
+    # where a token is (2.0 shortened that plateau in the CPU demo's experiments, README).
     pos_embed_init_scale: float = 0.5
     timestep_freq_dim: int = 256  # sinusoidal features fed to the timestep MLP (paper silent; DiT's choice)
     # Paper silent on these two; off keeps the block exactly as described in §3.1.3.

@@ -7,6 +7,7 @@ import pytest
 from mgjax.data.moving_shapes import (
     BACKGROUNDS,
     COLORS,
+    DIRECTION_VECTORS,
     DIRECTION_WORDS,
     DIRECTIONS,
     SHAPES,
@@ -180,23 +181,20 @@ def test_start_spread_narrows_where_objects_start():
     kw = dict(num_frames=4, two_object_prob=0)
     full, default = MovingShapes(start_spread=1.0, **kw), MovingShapes(**kw)
     assert all(full.spec(i) == default.spec(i) for i in range(50))
-    starts = {}
+    starts, fixed = {}, MovingShapes(start_spread=0.0, **kw)
     for i in range(300):
-        obj, start = (lambda s: (s.objects[0], s.starts[0]))(MovingShapes(start_spread=0.0, **kw).spec(i))
+        spec = fixed.spec(i)
+        obj, start = spec.objects[0], spec.starts[0]
         starts.setdefault((obj.size, obj.speed, obj.direction), set()).add(tuple(np.round(start, 9)))
     assert len(starts) > 8 and all(len(v) == 1 for v in starts.values())
     half = MovingShapes(start_spread=0.5, **kw)
     for i in range(300):
         spec = half.spec(i)
         obj, start = spec.objects[0], spec.starts[0]
-        lo = np.array([object_radius(obj.size, 32, 32) / 32] * 2) + np.maximum(-np.array(_step(obj)), 0)
-        free = 1 - 2 * object_radius(obj.size, 32, 32) / 32 - np.abs(_step(obj))
+        step = np.multiply(DIRECTION_VECTORS[obj.direction], SPEEDS[obj.speed])  # whole-clip motion, frame fractions
+        radius = object_radius(obj.size, 32, 32) / 32
+        lo, free = radius + np.maximum(-step, 0), 1 - 2 * radius - np.abs(step)
         rel = (np.array(start) - lo) / free
         assert np.all(rel >= 0.25 - 1e-9) and np.all(rel <= 0.75 + 1e-9)
     with pytest.raises(ValueError, match="start_spread"):
         MovingShapes(start_spread=1.5)
-
-
-def _step(obj):
-    d_row, d_col = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}[obj.direction]
-    return (d_row * SPEEDS[obj.speed], d_col * SPEEDS[obj.speed])
