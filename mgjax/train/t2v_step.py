@@ -44,7 +44,7 @@ def drop_text(tokens, null_tokens, drop: jax.Array):
 
 def draw_noise(key: jax.Array, batch: int, latent_shape: tuple[int, ...], cfg: Config) -> dict[str, jax.Array]:
     """Everything random in a step, drawn for the whole batch at once so that gradient accumulation over
-    micro-batches computes exactly the full batch's loss: t ~ logit-normal, the noise X_0, which prompts are dropped."""
+    micro-batches computes exactly the full batch's loss: t (`sample_t`), the noise X_0, which prompts are dropped."""
     k_t, k_noise, k_drop = jax.random.split(key, 3)
     f = cfg.flow
     return {"t": sample_t(k_t, batch, f.t_sampling, f.logit_mean, f.logit_std, f.near_noise_prob, f.near_noise_logit_mean,

@@ -1,3 +1,5 @@
+import statistics
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,11 +65,12 @@ def test_near_noise_mixture_t():
     """A `near_noise_prob` share of t comes from logit-normal(-4, 0.5) (t ~ 0.02); the rest keeps the main law."""
     t = np.asarray(sample_t(jax.random.key(2), 200_000, "logit_normal", -0.8, 1.0, near_noise_prob=0.3))
     logit = np.log(t / (1 - t))
-    near = logit < -2.5  # the components barely overlap: P(main < -2.5) = 4.5%, P(near > -2.5) ~ 0
-    main_below = 0.7 * 0.0446
-    assert abs(near.mean() - (0.3 + main_below)) < 0.005
+    near = logit < -2.5  # the near component lies below -2.5 (3 of its stds), the main one mostly above
+    main = statistics.NormalDist(-0.8, 1.0)
+    below = main.cdf(-2.5)
+    assert abs(near.mean() - (0.3 + 0.7 * below)) < 0.005
     assert abs(np.median(logit[logit < -3]) - (-4.0)) < 0.05
-    assert abs(np.median(logit[~near]) - (-0.8 + 0.06)) < 0.03  # the main law's median, shifted up by its cut-off tail
+    assert abs(np.median(logit[~near]) - main.inv_cdf(below + (1 - below) / 2)) < 0.02  # main law, cut at -2.5
 
 
 def test_euler_integrates_the_straight_path_exactly():
