@@ -47,6 +47,10 @@ def test_tae_learns_to_reconstruct(tmp_path, devices):
     assert rows[400]["train/psnr"] > rows[50]["train/psnr"] + 3.0  # dB
     result = evaluate(cfg, tmp_path, num=8, write=1)
     assert np.isfinite(result["video"]["psnr"]) and (tmp_path / "eval" / "tae_00.gif").is_file()
+    by_background = result["video"]["by_background"]  # weighted by clip counts, the kinds give back the overall mean
+    assert sum(v["num"] for v in by_background.values()) == 8
+    np.testing.assert_allclose(sum(v["psnr"] * v["num"] for v in by_background.values()) / 8,
+                               result["video"]["psnr"], rtol=1e-5)
     stats = json.loads((tmp_path / "latent_stats.json").read_text())
     assert len(stats["shift"]) == len(stats["scale"]) == 4
     with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
@@ -93,6 +97,13 @@ def test_phases_switch_on_at_their_steps_and_resume_is_exact(tmp_path, devices):
     train(cfg, tmp_path / "resumed", devices=devices[:1], verbose=False, stop_after=2)
     train(cfg, tmp_path / "resumed", devices=devices[:1], verbose=False)
     assert metrics(tmp_path / "resumed") == rows
+
+
+def test_psnr_by_background_groups_clips_by_their_backdrop():
+    from mgjax.eval.tae_recon import psnr_by_background
+
+    report = psnr_by_background(np.array([30.0, 20.0, 32.0, 22.0]), ["plain", "noisy", "plain", "noisy"])
+    assert report == {"plain": {"psnr": 31.0, "num": 2}, "noisy": {"psnr": 21.0, "num": 2}}
 
 
 def test_codec_without_a_checkpoint_is_one_line(tmp_path):
