@@ -92,9 +92,10 @@ def test_trained_tae_tiled_decode_of_a_long_clip_matches_untiled_without_seams()
 
 def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
     """64x64 frames through the committed TAE in 32-px tiles overlapping by 16 px: the right shapes and a usable
-    reconstruction. Known cost, measured 2026-11-21: 24.6 dB tiled vs 28.8 dB one-pass with the 4,800-step asset
-    (23.3 vs 26.3 with the earlier 1,100-step one), because GroupNorm statistics are per tile (as in diffusers' tiled
-    VAE); the bound below catches broken blending, not that gap."""
+    reconstruction. Known cost: 24.0 dB tiled vs 30.1 dB one-pass with the L2-trained asset (2026-11-22; 24.6 vs 28.8
+    with the L1 + L2 one, 23.3 vs 26.3 with the 1,100-step one), because GroupNorm statistics are per tile (as in
+    diffusers' tiled VAE), and the gap grows as the TAE gets better; the bound below catches broken blending, not
+    that gap (global statistics need a two-pass tiled GroupNorm, not built)."""
     import dataclasses
 
     from mgjax.config import load_config
@@ -120,4 +121,4 @@ def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
     assert mean.shape == (1, 2, 16, 16, 16) and tiled.shape == (1, 8, 64, 64, 3)
     to_uint8 = lambda v: np.asarray(jnp.clip(jnp.round((v[0] + 1) * 127.5), 0, 255))
     tiled_psnr, untiled_psnr = (float(np.mean(psnr(clip, to_uint8(v)))) for v in (tiled, untiled))
-    assert tiled_psnr > untiled_psnr - 5.0 and tiled_psnr > 20.0, (tiled_psnr, untiled_psnr)
+    assert tiled_psnr > untiled_psnr - 8.0 and tiled_psnr > 21.0, (tiled_psnr, untiled_psnr)
