@@ -44,7 +44,7 @@ def _backgrounds(cfg: Config, split: str, images: bool, num: int) -> list[str]:
 
 def psnr_by_background(clip_psnr: np.ndarray, backgrounds: list[str]) -> dict:
     """Mean PSNR per background kind: {kind: {"psnr", "num"}}. Backgrounds differ in how compressible they are
-    (i.i.d. grain cannot pass a 12x bottleneck), so the overall mean hides where the error is."""
+    (i.i.d. grain barely compresses at all), so the overall mean hides where the error is."""
     kinds = np.asarray(backgrounds)
     return {kind: {"psnr": float(clip_psnr[kinds == kind].mean()), "num": int((kinds == kind).sum())}
             for kind in BACKGROUNDS if (kinds == kind).any()}
