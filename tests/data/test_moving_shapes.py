@@ -7,7 +7,6 @@ import pytest
 from mgjax.data.moving_shapes import (
     BACKGROUNDS,
     COLORS,
-    DIRECTION_VECTORS,
     DIRECTION_WORDS,
     DIRECTIONS,
     SHAPES,
@@ -20,6 +19,7 @@ from mgjax.data.moving_shapes import (
     object_radius,
     render,
 )
+from mgjax.data.moving_shapes import _displacement
 
 NUM_SPECS = 3000
 DIRECTION_TOKENS = {phrase.split()[-1] for phrases in DIRECTION_WORDS.values() for phrase in phrases}
@@ -191,7 +191,7 @@ def test_start_spread_narrows_where_objects_start():
     for i in range(300):
         spec = half.spec(i)
         obj, start = spec.objects[0], spec.starts[0]
-        step = np.multiply(DIRECTION_VECTORS[obj.direction], SPEEDS[obj.speed])  # whole-clip motion, frame fractions
+        step = np.array(_displacement(obj))  # whole-clip motion, frame fractions
         radius = object_radius(obj.size, 32, 32) / 32
         lo, free = radius + np.maximum(-step, 0), 1 - 2 * radius - np.abs(step)
         rel = (np.array(start) - lo) / free
