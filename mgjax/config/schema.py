@@ -264,6 +264,10 @@ class OptimConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     ema_decay: float = 0.9999
+    # "muon": orthogonalised momentum (optax.contrib.muon) for the weight matrices and conv kernels, AdamW (b1, b2) for
+    # the rest and for the layers that touch pixels (3 channels); updates scaled to AdamW's RMS (consistent_rms 0.2),
+    # so `learning_rate` means the same for both. Not in the paper, which names no TAE optimizer.
+    optimizer: Literal["adamw", "muon"] = "adamw"
 
 
 @dataclasses.dataclass(frozen=True)
