@@ -96,7 +96,9 @@ class TAETask(Task):
         loss = cfg.tae_loss
         self.tx = make_optimizer(cfg.optim, cfg.train.steps)
         disc_lr = loss.disc_learning_rate or cfg.optim.learning_rate
-        self.disc_tx = make_optimizer(dataclasses.replace(cfg.optim, learning_rate=disc_lr), cfg.train.steps)
+        # The discriminator keeps AdamW whatever the generator uses: hinge-loss PatchGANs are tuned with Adam.
+        self.disc_tx = make_optimizer(dataclasses.replace(cfg.optim, learning_rate=disc_lr, optimizer="adamw"),
+                                      cfg.train.steps)
         self.perceptual = load_lpips(loss.perceptual_weights) if loss.perceptual_weight > 0 else None
         self.graphdef, params = nnx.split(build_tae(cfg, cfg.train.seed))
         with use_rules(TAE_RULES):
