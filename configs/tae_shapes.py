@@ -9,7 +9,7 @@ outlier penalty is the last 500 of 4,000 steps (the paper's 50k + 10k phasing, s
 more steps of smaller batches reconstruct better here (README). The reconstruction loss is L2 alone, the error PSNR
 measures (LDM's default is L1): +0.6 dB at 1,200 steps, +1.4 dB at 4,800. The optimizer is Muon (orthogonalised
 momentum for the conv kernels, AdamW for the rest; the paper names no TAE optimizer): in equal steps it reaches in
-1,200 what AdamW reaches in ~2,400 (25.86 vs 23.55 dB held-out), at ~10% more time a step (README).
+1,200 what AdamW reaches in ~2,400 (25.86 vs 23.55 dB held-out), at 3-10% more time a step (README).
 
 Trained in ~19 minutes on 2 CPU cores (held-out 31.2 dB video, 31.1 dB images; plain backgrounds 33.8 / 34.7 dB):
 `python train.py --config configs/tae_shapes.py --workdir runs/tae_shapes`; then

@@ -266,7 +266,8 @@ class OptimConfig:
     ema_decay: float = 0.9999
     # "muon": orthogonalised momentum (optax.contrib.muon) for the weight matrices and conv kernels, AdamW (b1, b2) for
     # the rest and for the layers that touch pixels (3 channels); updates scaled to AdamW's RMS (consistent_rms 0.2),
-    # so `learning_rate` means the same for both. Not in the paper, which names no TAE optimizer.
+    # so `learning_rate` means the same for both. The paper names no optimizer for the TAE; configs/tae_shapes.py
+    # uses Muon (twice AdamW's progress a step there, README).
     optimizer: Literal["adamw", "muon"] = "adamw"
 
 

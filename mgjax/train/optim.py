@@ -51,8 +51,8 @@ def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfor
     decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)
     schedule = learning_rate_schedule(cfg, total_steps)
     if cfg.optimizer == "muon":
-        update = muon(schedule, weight_decay=cfg.weight_decay, weight_decay_mask=decay_mask, adam_b1=cfg.b1,
-                      adam_b2=cfg.b2, adam_weight_decay=0.0, consistent_rms=0.2,
+        update = muon(schedule, eps=cfg.eps, weight_decay=cfg.weight_decay, weight_decay_mask=decay_mask,
+                      adam_b1=cfg.b1, adam_b2=cfg.b2, adam_weight_decay=0.0, consistent_rms=0.2,
                       muon_weight_dimension_numbers=lambda params: jax.tree_util.tree_map_with_path(
                           muon_dimensions, params))
     else:

@@ -99,6 +99,20 @@ def test_phases_switch_on_at_their_steps_and_resume_is_exact(tmp_path, devices):
     assert metrics(tmp_path / "resumed") == rows
 
 
+
+def test_muon_run_resumes_exactly(tmp_path, devices):
+    """configs/tae_shapes.py trains with Muon: its optimizer state (momenta, masked per parameter) survives a
+    checkpoint, so a stopped and resumed run logs what an uninterrupted one does."""
+    cfg = micro_tae_config()
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, image_every=0),
+                              optim=dataclasses.replace(cfg.optim, optimizer="muon"),
+                              train=TrainConfig(steps=4, log_every=1, checkpoint_every=2))
+    train(cfg, tmp_path / "full", devices=devices[:1], verbose=False)
+    train(cfg, tmp_path / "resumed", devices=devices[:1], verbose=False, stop_after=2)
+    train(cfg, tmp_path / "resumed", devices=devices[:1], verbose=False)
+    rows = metrics(tmp_path / "full")
+    assert metrics(tmp_path / "resumed") == rows and rows[4]["train/psnr"] != rows[1]["train/psnr"]
+
 def test_psnr_by_background_groups_clips_by_their_backdrop():
     from mgjax.eval.tae_recon import psnr_by_background
 

@@ -92,10 +92,10 @@ def test_trained_tae_tiled_decode_of_a_long_clip_matches_untiled_without_seams()
 
 def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
     """64x64 frames through the committed TAE in 32-px tiles overlapping by 16 px: the right shapes and a usable
-    reconstruction. Known cost: 24.8 dB tiled vs 32.9 dB one-pass with the Muon-trained asset (2026-11-22; 25.4 vs 31.8
-    with the AdamW one, 24.6 vs 28.8 with the L1 + L2 one, 23.3 vs 26.3 with the 1,100-step one), because GroupNorm statistics are per tile (as in
-    diffusers' tiled VAE), and the gap grows as the TAE gets better; the bound below catches broken blending, not
-    that gap (global statistics need a two-pass tiled GroupNorm, not built)."""
+    reconstruction. Known cost: 24.8 dB tiled vs 32.9 dB one-pass with the Muon-trained asset (2026-11-22; 25.4 vs
+    31.8 with the AdamW one, 24.6 vs 28.8 with the L1 + L2 one, 23.3 vs 26.3 with the 1,100-step one), because
+    GroupNorm statistics are per tile (as in diffusers' tiled VAE), and the gap grows as the TAE gets better; the
+    bound below catches broken blending, not that gap (global statistics need a two-pass tiled GroupNorm, not built)."""
     import dataclasses
 
     from mgjax.config import load_config
