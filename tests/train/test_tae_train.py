@@ -99,7 +99,6 @@ def test_phases_switch_on_at_their_steps_and_resume_is_exact(tmp_path, devices):
     assert metrics(tmp_path / "resumed") == rows
 
 
-
 def test_muon_run_resumes_exactly(tmp_path, devices):
     """configs/tae_shapes.py trains with Muon: its optimizer state (momenta, masked per parameter) survives a
     checkpoint, so a stopped and resumed run logs what an uninterrupted one does."""
@@ -112,6 +111,7 @@ def test_muon_run_resumes_exactly(tmp_path, devices):
     train(cfg, tmp_path / "resumed", devices=devices[:1], verbose=False)
     rows = metrics(tmp_path / "full")
     assert metrics(tmp_path / "resumed") == rows and rows[4]["train/psnr"] != rows[1]["train/psnr"]
+
 
 def test_psnr_by_background_groups_clips_by_their_backdrop():
     from mgjax.eval.tae_recon import psnr_by_background

@@ -76,7 +76,6 @@ def test_every_parallelism_preset_matches_one_device(devices, preset, axes, cp_m
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
 
 
-
 def test_muon_step_on_a_sharded_mesh_matches_one_device(devices):
     """Muon orthogonalises each (layer of a) sharded kernel as one matrix: fsdp x tensor on 8 fake devices gives the
     one-device losses and parameters after two steps."""
@@ -86,9 +85,12 @@ def test_muon_step_on_a_sharded_mesh_matches_one_device(devices):
     eight, state8 = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(parallelism="fsdp_tp", data=2, fsdp=2,
                                                                        tensor=2)), devices, 2)
     np.testing.assert_allclose(eight, one, rtol=1e-5)
-    for a, b in zip(jax.tree.leaves(state8["params"]), jax.tree.leaves(state1["params"])):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
+    # Parameters barely move in two warm-up steps; the momenta Muon orthogonalises carry the gradients themselves.
+    for part in ("params", "opt_state"):
+        for a, b in zip(jax.tree.leaves(state8[part]), jax.tree.leaves(state1[part])):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
     assert "MuonState" in str(jax.tree.structure(state8["opt_state"]))  # Muon really ran (routing: test_optim.py)
+
 
 def swap_colours(caption: str) -> str:
     """Every colour word replaced by the next colour in the palette."""
