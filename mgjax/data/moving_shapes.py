@@ -115,10 +115,11 @@ def object_centers(spec: SampleSpec, num_frames: int, height: int, width: int) -
     return fractions * np.array([height, width])
 
 
-def render(spec: SampleSpec, num_frames: int, height: int, width: int, rng_or_seed) -> np.ndarray:
+def render(spec: SampleSpec, num_frames: int, height: int, width: int, rng_or_seed,
+           level_spread: float = 1.0) -> np.ndarray:
     """Draw a spec with hard edges; the rng only varies the background texture: uint8 (t h w 3)."""
     rng = np.random.default_rng(rng_or_seed)
-    background = _background(spec.background, height, width, rng)
+    background = _background(spec.background, height, width, rng, level_spread)
     video = np.repeat(background[None], num_frames, axis=0)
     rows = np.arange(height)[None, :, None] + 0.5  # pixel centres
     cols = np.arange(width)[None, None, :] + 0.5
@@ -176,6 +177,7 @@ class MovingShapes:
         two_object_prob: float = 0.3,
         textured_prob: float = 0.5,
         start_spread: float = 1.0,
+        background_level_spread: float = 1.0,
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -189,6 +191,9 @@ class MovingShapes:
             raise ValueError("length must be >= 0 and probabilities in [0, 1]")
         if not 0 <= start_spread <= 1:
             raise ValueError(f"start_spread must be in [0, 1], got {start_spread}")
+        if not 0 <= background_level_spread <= 1:
+            raise ValueError(f"background_level_spread must be in [0, 1], got {background_level_spread}")
+        self.background_level_spread = background_level_spread
         self.split, self.num_frames, self.height, self.width = split, num_frames, height, width
         self.seed, self.length = seed, length
         self.two_object_prob, self.textured_prob, self.start_spread = two_object_prob, textured_prob, start_spread
@@ -209,7 +214,7 @@ class MovingShapes:
             f"MovingShapes(split={self.split!r}, num_frames={self.num_frames}, height={self.height}, "
             f"width={self.width}, seed={self.seed}, length={self.length}, "
             f"two_object_prob={self.two_object_prob}, textured_prob={self.textured_prob}, "
-            f"start_spread={self.start_spread})"
+            f"start_spread={self.start_spread}, background_level_spread={self.background_level_spread})"
         )
 
     def spec(self, index: int) -> SampleSpec:
@@ -218,7 +223,7 @@ class MovingShapes:
     def __getitem__(self, index: int) -> dict:
         rng = self._rng(index)
         spec = self._sample_spec(rng)  # the same rng then draws the background texture
-        video = render(spec, self.num_frames, self.height, self.width, rng)
+        video = render(spec, self.num_frames, self.height, self.width, rng, self.background_level_spread)
         return {"video": video, "caption": spec.caption}
 
     def _rng(self, index) -> np.random.Generator:
@@ -259,13 +264,16 @@ class MovingShapes:
     def _sample_start(self, obj: ShapeObject, rng: np.random.Generator) -> tuple[float, float]:
         """A first-frame centre from which the whole object stays inside the frame for the whole clip.
 
-        Per axis it is uniform over the central `start_spread` fraction of the allowed range (1: all of it), so a
-        smaller spread makes where an object is in each frame more predictable from its caption's direction."""
+        Along the motion axis it is uniform over the central `start_spread` fraction of the allowed range (1: all of
+        it), so a smaller spread makes where an object is in each frame more predictable from its caption's direction;
+        across it (and for still objects) the whole range stays open, which carries no direction and leaves room to
+        keep two objects apart."""
         radius_px = object_radius(obj.size, self.height, self.width)
         start = []
         for extent, step in zip((self.height, self.width), _displacement(obj)):
             low, high = radius_px / extent, 1 - radius_px / extent
-            offset = (1 - self.start_spread) / 2 + rng.random() * self.start_spread
+            spread = self.start_spread if step else 1.0
+            offset = (1 - spread) / 2 + rng.random() * spread
             start.append(low + max(-step, 0) + offset * (high - low - abs(step)))
         return tuple(start)
 
@@ -314,15 +322,24 @@ def _shape_mask(shape: str, d_row: np.ndarray, d_col: np.ndarray, radius: float)
     return (np.abs(d_col) <= (d_row + radius) / 2) & (d_row <= radius)
 
 
-def _background(kind: str, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """Low-saturation grey backdrop, so objects separate from it by saturation: uint8 (h w 3)."""
+def _background(kind: str, height: int, width: int, rng: np.random.Generator, level_spread: float = 1.0) -> np.ndarray:
+    """Low-saturation grey backdrop, so objects separate from it by saturation: uint8 (h w 3).
+
+    The grey levels are uniform over the central `level_spread` fraction of their ranges (1: all of them; the same
+    draws, so the same pixels). A clip's background level is the largest part of its variance that no caption names
+    (about half of it), which a model must average away before it sees where the caption puts things (README)."""
+
+    def level(low: float, high: float) -> float:
+        middle, half = (low + high) / 2, (high - low) / 2 * level_spread
+        return rng.uniform(middle - half, middle + half)
+
     tint = rng.uniform(-6, 6, size=3)  # keeps chroma below ~5% of full scale
     if kind == "plain":
-        grey = np.full((height, width), rng.uniform(20, 130))
+        grey = np.full((height, width), level(20, 130))
     elif kind == "noisy":
-        grey = rng.uniform(40, 110) + rng.normal(0, 18, size=(height, width))
+        grey = level(40, 110) + rng.normal(0, 18, size=(height, width))
     else:
-        low = rng.uniform(20, 90)
+        low = level(20, 90)
         high = low + rng.uniform(30, 60)
         period = max(2, round(min(height, width) * rng.uniform(0.1, 0.25)))  # pixels per dark+light pair
         rows, cols = np.ogrid[:height, :width]

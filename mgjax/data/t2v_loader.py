@@ -23,7 +23,8 @@ from mgjax.models.text.stack import encode_prompts
 def shapes_source(data: DataConfig, split: str = "train", images: bool = False) -> MovingShapes:
     return MovingShapes(split, num_frames=1 if images else data.num_frames, height=data.height, width=data.width,
                         seed=data.seed + (1 if images else 0), two_object_prob=data.two_object_prob,
-                        textured_prob=data.textured_prob, start_spread=data.start_spread)
+                        textured_prob=data.textured_prob, start_spread=data.start_spread,
+                        background_level_spread=data.background_level_spread)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -175,18 +175,23 @@ def test_works_as_a_grain_source():
     assert dataset[9] == (8, 32, 32, 3)
 
 
-def test_start_spread_narrows_where_objects_start():
-    """start_spread = 1 is the default law; smaller spreads keep starts in the central part of the allowed range, and
-    0 puts every object of one (size, speed, direction) at the same start."""
+def test_start_spread_narrows_where_objects_start_along_their_motion():
+    """start_spread = 1 is the default law; smaller spreads keep starts in the central part of the allowed range along
+    the motion axis, 0 puts every object of one (size, speed, direction) at the same point of it, and the other axis
+    stays open, so two objects still find places apart."""
     kw = dict(num_frames=4, two_object_prob=0)
     full, default = MovingShapes(start_spread=1.0, **kw), MovingShapes(**kw)
     assert all(full.spec(i) == default.spec(i) for i in range(50))
-    starts, fixed = {}, MovingShapes(start_spread=0.0, **kw)
+    along, across, fixed = {}, {}, MovingShapes(start_spread=0.0, **kw)
     for i in range(300):
         spec = fixed.spec(i)
         obj, start = spec.objects[0], spec.starts[0]
-        starts.setdefault((obj.size, obj.speed, obj.direction), set()).add(tuple(np.round(start, 9)))
-    assert len(starts) > 8 and all(len(v) == 1 for v in starts.values())
+        axis = 1 if obj.direction in ("left", "right") else 0
+        key = (obj.size, obj.speed, obj.direction)
+        along.setdefault(key, set()).add(round(start[axis], 9))
+        across.setdefault(key, set()).add(round(start[1 - axis], 9))
+    assert len(along) > 8 and all(len(v) == 1 for v in along.values())
+    assert min(len(v) for v in across.values()) > 1
     half = MovingShapes(start_spread=0.5, **kw)
     for i in range(300):
         spec = half.spec(i)
@@ -194,7 +199,28 @@ def test_start_spread_narrows_where_objects_start():
         step = np.array(_displacement(obj))  # whole-clip motion, frame fractions
         radius = object_radius(obj.size, 32, 32) / 32
         lo, free = radius + np.maximum(-step, 0), 1 - 2 * radius - np.abs(step)
-        rel = (np.array(start) - lo) / free
+        rel = ((np.array(start) - lo) / free)[step != 0]
         assert np.all(rel >= 0.25 - 1e-9) and np.all(rel <= 0.75 + 1e-9)
+    # Narrowing both axes made every pair touch at 0.25; along the motion only, a few crowded draws remain (large,
+    # fast pairs, drawn one over the other after the placement tries)
+    pairs = MovingShapes(start_spread=0.25, num_frames=4, two_object_prob=1.0)
+    assert sum(pairs._paths_touch(pairs.spec(i).objects, pairs.spec(i).starts) for i in range(100)) <= 5
     with pytest.raises(ValueError, match="start_spread"):
         MovingShapes(start_spread=1.5)
+
+
+def test_background_level_spread_narrows_the_grey_levels():
+    """1 is the default law, pixel for pixel; 0 puts every plain background at the middle grey (75, give or take the
+    +-6 tint), where the full law spreads them over 20-130."""
+    kw = dict(num_frames=2, two_object_prob=0, textured_prob=0)
+    full, default = MovingShapes(background_level_spread=1.0, **kw), MovingShapes(**kw)
+    assert all(np.array_equal(full[i]["video"], default[i]["video"]) for i in range(20))
+
+    def levels(source):  # the most common grey of each clip's first frame: its background
+        greys = [source[i]["video"][0].astype(float).mean(-1).round() for i in range(60)]
+        return np.array([np.bincount(g.astype(int).ravel()).argmax() for g in greys])
+
+    narrow, wide = levels(MovingShapes(background_level_spread=0.0, **kw)), levels(default)
+    assert np.all(np.abs(narrow - 75) <= 6) and np.ptp(wide) > 60
+    with pytest.raises(ValueError, match="background_level_spread"):
+        MovingShapes(background_level_spread=-0.1)
