@@ -242,7 +242,7 @@ class MovingShapes:
             if starts is not None:
                 break
         else:  # the later object is drawn on top
-            starts = tuple(self._sample_start(obj, rng) for obj in objects)
+            starts = tuple(self._sample_start(obj, rng, alone=False) for obj in objects)
         background = _pick(rng, BACKGROUNDS[1:]) if rng.random() < self.textured_prob else "plain"
         caption = make_caption(objects, background, rng)
         return SampleSpec(objects, background, caption, starts)
@@ -256,23 +256,24 @@ class MovingShapes:
     def _sample_starts(self, objects, rng: np.random.Generator) -> tuple[tuple[float, float], ...] | None:
         """First-frame centres keeping two objects apart for the whole clip; None if none were found."""
         for _ in range(_PLACEMENT_TRIES):
-            starts = tuple(self._sample_start(obj, rng) for obj in objects)
+            starts = tuple(self._sample_start(obj, rng, alone=len(objects) == 1) for obj in objects)
             if len(objects) == 1 or not self._paths_touch(objects, starts):
                 return starts
         return None
 
-    def _sample_start(self, obj: ShapeObject, rng: np.random.Generator) -> tuple[float, float]:
+    def _sample_start(self, obj: ShapeObject, rng: np.random.Generator, alone: bool = True) -> tuple[float, float]:
         """A first-frame centre from which the whole object stays inside the frame for the whole clip.
 
-        Along the motion axis it is uniform over the central `start_spread` fraction of the allowed range (1: all of
-        it), so a smaller spread makes where an object is in each frame more predictable from its caption's direction;
-        across it (and for still objects) the whole range stays open, which carries no direction and leaves room to
-        keep two objects apart."""
+        Per axis it is uniform over the central `start_spread` fraction of the allowed range (1: all of it), so a
+        smaller spread makes where an object is in each frame more predictable from its caption's direction. Beside a
+        second object only the motion axis is narrowed: two objects narrowed on both axes would always meet in the
+        middle, and the cross axis carries no direction. Still objects (images) keep the whole range."""
         radius_px = object_radius(obj.size, self.height, self.width)
+        moving = obj.direction is not None
         start = []
         for extent, step in zip((self.height, self.width), _displacement(obj)):
             low, high = radius_px / extent, 1 - radius_px / extent
-            spread = self.start_spread if step else 1.0
+            spread = self.start_spread if moving and (step or alone) else 1.0
             offset = (1 - spread) / 2 + rng.random() * spread
             start.append(low + max(-step, 0) + offset * (high - low - abs(step)))
         return tuple(start)

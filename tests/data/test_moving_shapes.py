@@ -175,36 +175,46 @@ def test_works_as_a_grain_source():
     assert dataset[9] == (8, 32, 32, 3)
 
 
-def test_start_spread_narrows_where_objects_start_along_their_motion():
-    """start_spread = 1 is the default law; smaller spreads keep starts in the central part of the allowed range along
-    the motion axis, 0 puts every object of one (size, speed, direction) at the same point of it, and the other axis
-    stays open, so two objects still find places apart."""
+def test_start_spread_narrows_where_moving_objects_start():
+    """start_spread = 1 is the default law; smaller spreads keep starts in the central part of the allowed range: on
+    both axes for an object alone, along the motion only beside a second object (so the two still find places apart),
+    not at all for still objects. 0 puts every lone object of one (size, speed, direction) at the same start."""
     kw = dict(num_frames=4, two_object_prob=0)
     full, default = MovingShapes(start_spread=1.0, **kw), MovingShapes(**kw)
     assert all(full.spec(i) == default.spec(i) for i in range(50))
-    along, across, fixed = {}, {}, MovingShapes(start_spread=0.0, **kw)
+    starts, fixed = {}, MovingShapes(start_spread=0.0, **kw)
     for i in range(300):
         spec = fixed.spec(i)
         obj, start = spec.objects[0], spec.starts[0]
-        axis = 1 if obj.direction in ("left", "right") else 0
-        key = (obj.size, obj.speed, obj.direction)
-        along.setdefault(key, set()).add(round(start[axis], 9))
-        across.setdefault(key, set()).add(round(start[1 - axis], 9))
-    assert len(along) > 8 and all(len(v) == 1 for v in along.values())
-    assert min(len(v) for v in across.values()) > 1
-    half = MovingShapes(start_spread=0.5, **kw)
-    for i in range(300):
-        spec = half.spec(i)
-        obj, start = spec.objects[0], spec.starts[0]
-        step = np.array(_displacement(obj))  # whole-clip motion, frame fractions
-        radius = object_radius(obj.size, 32, 32) / 32
-        lo, free = radius + np.maximum(-step, 0), 1 - 2 * radius - np.abs(step)
-        rel = ((np.array(start) - lo) / free)[step != 0]
-        assert np.all(rel >= 0.25 - 1e-9) and np.all(rel <= 0.75 + 1e-9)
-    # Narrowing both axes made every pair touch at 0.25; along the motion only, a few crowded draws remain (large,
-    # fast pairs, drawn one over the other after the placement tries)
+        starts.setdefault((obj.size, obj.speed, obj.direction), set()).add(tuple(np.round(start, 9)))
+    assert len(starts) > 8 and all(len(v) == 1 for v in starts.values())
+
+    def relative_starts(source, n=300):  # (start - lowest allowed) / allowed range, per object and axis; motion mask
+        rel, along = [], []
+        for i in range(n):
+            spec = source.spec(i)
+            for obj, start in zip(spec.objects, spec.starts):
+                step = np.array(_displacement(obj))  # whole-clip motion, frame fractions
+                radius = object_radius(obj.size, 32, 32) / 32
+                lo, free = radius + np.maximum(-step, 0), 1 - 2 * radius - np.abs(step)
+                rel.append((np.array(start) - lo) / free)
+                along.append(step != 0)
+        return np.array(rel), np.array(along)
+
+    def inside_middle_half(rel):
+        return (rel >= 0.25 - 1e-9) & (rel <= 0.75 + 1e-9)
+
+    rel, _ = relative_starts(MovingShapes(start_spread=0.5, **kw))
+    assert inside_middle_half(rel).all()
+    pairs = MovingShapes(start_spread=0.5, num_frames=4, two_object_prob=1.0)
+    rel, along = relative_starts(pairs)
+    assert inside_middle_half(rel[along]).all() and not inside_middle_half(rel[~along]).all()
+    # narrowing both axes of both objects at 0.25 made every pair touch; now only a few crowded large, fast pairs do
+    # (drawn one over the other after the placement tries)
     pairs = MovingShapes(start_spread=0.25, num_frames=4, two_object_prob=1.0)
     assert sum(pairs._paths_touch(pairs.spec(i).objects, pairs.spec(i).starts) for i in range(100)) <= 5
+    rel, _ = relative_starts(MovingShapes(start_spread=0.5, num_frames=1, two_object_prob=0))
+    assert not inside_middle_half(rel).all()
     with pytest.raises(ValueError, match="start_spread"):
         MovingShapes(start_spread=1.5)
 
