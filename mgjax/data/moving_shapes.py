@@ -242,7 +242,7 @@ class MovingShapes:
             if starts is not None:
                 break
         else:  # the later object is drawn on top
-            starts = tuple(self._sample_start(obj, rng, alone=False) for obj in objects)
+            starts = tuple(self._sample_start(obj, rng, crowded=True) for obj in objects)
         background = _pick(rng, BACKGROUNDS[1:]) if rng.random() < self.textured_prob else "plain"
         caption = make_caption(objects, background, rng)
         return SampleSpec(objects, background, caption, starts)
@@ -254,27 +254,48 @@ class MovingShapes:
         return ShapeObject(shape, color, _pick(rng, tuple(SIZES)), direction, speed)
 
     def _sample_starts(self, objects, rng: np.random.Generator) -> tuple[tuple[float, float], ...] | None:
-        """First-frame centres keeping two objects apart for the whole clip; None if none were found."""
-        for _ in range(_PLACEMENT_TRIES):
-            starts = tuple(self._sample_start(obj, rng, alone=len(objects) == 1) for obj in objects)
-            if len(objects) == 1 or not self._paths_touch(objects, starts):
-                return starts
+        """First-frame centres keeping two objects apart for the whole clip; None if none were found.
+
+        With a narrowed law (`start_spread` < 1) a pair first tries slots that follow from the caption: the first-named
+        object on the low side (top or left) of an axis it does not move along, the second on the high side, both
+        otherwise narrowed like an object alone, so the layout stays predictable from the caption; pairs that cannot
+        keep apart that way open their cross axes."""
+        if len(objects) == 1:
+            return (self._sample_start(objects[0], rng),)
+        layouts = [(self._pair_slots(objects), False), ((None, None), True)] if self.start_spread < 1 else [
+            ((None, None), True)]
+        for slots, crowded in layouts:
+            for _ in range(_PLACEMENT_TRIES):
+                starts = tuple(self._sample_start(obj, rng, slot, crowded) for obj, slot in zip(objects, slots))
+                if not self._paths_touch(objects, starts):
+                    return starts
         return None
 
-    def _sample_start(self, obj: ShapeObject, rng: np.random.Generator, alone: bool = True) -> tuple[float, float]:
+    @staticmethod
+    def _pair_slots(objects) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(axis, side) per object: both along the axis neither moves along (0 rows, 1 columns), else each along its own
+        cross axis; side 0 for the first-named object, 1 for the second."""
+        moves = [int(obj.direction in ("left", "right")) for obj in objects]  # 1: along columns
+        if moves[0] == moves[1]:
+            return (1 - moves[0], 0), (1 - moves[0], 1)
+        return (1 - moves[0], 0), (1 - moves[1], 1)
+
+    def _sample_start(self, obj: ShapeObject, rng: np.random.Generator, slot: tuple[int, int] | None = None,
+                      crowded: bool = False) -> tuple[float, float]:
         """A first-frame centre from which the whole object stays inside the frame for the whole clip.
 
         Per axis it is uniform over the central `start_spread` fraction of the allowed range (1: all of it), so a
-        smaller spread makes where an object is in each frame more predictable from its caption's direction. Beside a
-        second object only the motion axis is narrowed: two objects narrowed on both axes would always meet in the
-        middle, and the cross axis carries no direction. Still objects (images) keep the whole range."""
+        smaller spread makes where an object is in each frame more predictable from its caption's direction; a
+        `slot` (axis, side) moves that window to the low (0) or high (1) end of the axis. `crowded` narrows only the
+        motion axis. Still objects (images) keep the whole range."""
         radius_px = object_radius(obj.size, self.height, self.width)
-        moving = obj.direction is not None
+        narrow_all = obj.direction is not None and not crowded
         start = []
-        for extent, step in zip((self.height, self.width), _displacement(obj)):
+        for axis, (extent, step) in enumerate(zip((self.height, self.width), _displacement(obj))):
             low, high = radius_px / extent, 1 - radius_px / extent
-            spread = self.start_spread if moving and (step or alone) else 1.0
-            offset = (1 - spread) / 2 + rng.random() * spread
+            spread = self.start_spread if step or narrow_all else 1.0
+            side = 0.5 if slot is None or slot[0] != axis else slot[1]
+            offset = side * (1 - spread) + rng.random() * spread
             start.append(low + max(-step, 0) + offset * (high - low - abs(step)))
         return tuple(start)
 

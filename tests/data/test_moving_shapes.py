@@ -209,9 +209,16 @@ def test_start_spread_narrows_where_moving_objects_start():
     pairs = MovingShapes(start_spread=0.5, num_frames=4, two_object_prob=1.0)
     rel, along = relative_starts(pairs)
     assert inside_middle_half(rel[along]).all() and not inside_middle_half(rel[~along]).all()
-    # narrowing both axes of both objects at 0.25 made every pair touch; now only a few crowded large, fast pairs do
-    # (drawn one over the other after the placement tries)
+    # A pair takes slots from its caption: the first-named object at the low end (top or left) of an axis it does not
+    # move along, the second at the high end. Narrowing both axes of both objects around the middle made every pair
+    # touch at 0.25; now only a few crowded large, fast pairs do (drawn one over the other after the placement tries).
     pairs = MovingShapes(start_spread=0.25, num_frames=4, two_object_prob=1.0)
+    rel, _ = relative_starts(pairs, n=200)
+    slotted = 0
+    for i in range(200):
+        (axis0, _), (axis1, _) = pairs._pair_slots(pairs.spec(i).objects)
+        slotted += rel[2 * i, axis0] <= 0.25 + 1e-9 and rel[2 * i + 1, axis1] >= 0.75 - 1e-9
+    assert slotted >= 160
     assert sum(pairs._paths_touch(pairs.spec(i).objects, pairs.spec(i).starts) for i in range(100)) <= 5
     rel, _ = relative_starts(MovingShapes(start_spread=0.5, num_frames=1, two_object_prob=0))
     assert not inside_middle_half(rel).all()
