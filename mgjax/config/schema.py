@@ -210,8 +210,8 @@ class DataConfig:
     two_object_prob: float = 0.3
     textured_prob: float = 0.5
     # Moving Shapes: a moving object's first-frame centre is uniform over this central fraction of the range that keeps
-    # it in frame (1: all of it; beside a second object, along the motion only); smaller makes each frame's layout
-    # more predictable from the caption's direction
+    # it in frame (1: all of it; a pair narrows into slots set by the caption's order); smaller makes each frame's
+    # layout more predictable from the caption's direction
     start_spread: float = 1.0
     # Moving Shapes: background grey levels are uniform over this central fraction of their ranges (1: all of it); a
     # clip's level is about half of the variance its caption does not explain, noise to what the caption does say

@@ -193,10 +193,10 @@ class MovingShapes:
             raise ValueError(f"start_spread must be in [0, 1], got {start_spread}")
         if not 0 <= background_level_spread <= 1:
             raise ValueError(f"background_level_spread must be in [0, 1], got {background_level_spread}")
-        self.background_level_spread = background_level_spread
         self.split, self.num_frames, self.height, self.width = split, num_frames, height, width
         self.seed, self.length = seed, length
         self.two_object_prob, self.textured_prob, self.start_spread = two_object_prob, textured_prob, start_spread
+        self.background_level_spread = background_level_spread
         directions = (None,) if num_frames == 1 else DIRECTIONS
         self._combos = tuple(
             (color, shape, direction)
@@ -273,12 +273,10 @@ class MovingShapes:
 
     @staticmethod
     def _pair_slots(objects) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(axis, side) per object: both along the axis neither moves along (0 rows, 1 columns), else each along its own
-        cross axis; side 0 for the first-named object, 1 for the second."""
-        moves = [int(obj.direction in ("left", "right")) for obj in objects]  # 1: along columns
-        if moves[0] == moves[1]:
-            return (1 - moves[0], 0), (1 - moves[0], 1)
-        return (1 - moves[0], 0), (1 - moves[1], 1)
+        """(axis, side) per object: its cross axis (0 rows, 1 columns), shared when both move along the same axis; side
+        0 for the first-named object, 1 for the second."""
+        first, second = (int(obj.direction not in ("left", "right")) for obj in objects)  # horizontal movers: a row slot
+        return (first, 0), (second, 1)
 
     def _sample_start(self, obj: ShapeObject, rng: np.random.Generator, slot: tuple[int, int] | None = None,
                       crowded: bool = False) -> tuple[float, float]:
