@@ -275,7 +275,8 @@ class MovingShapes:
     def _pair_slots(objects) -> tuple[tuple[int, int], tuple[int, int]]:
         """(axis, side) per object: its cross axis (0 rows, 1 columns), shared when both move along the same axis; side
         0 for the first-named object, 1 for the second."""
-        first, second = (int(obj.direction not in ("left", "right")) for obj in objects)  # horizontal movers: a row slot
+        # horizontal movers take a row slot (axis 0), vertical ones a column slot (axis 1)
+        first, second = (int(obj.direction not in ("left", "right")) for obj in objects)
         return (first, 0), (second, 1)
 
     def _sample_start(self, obj: ShapeObject, rng: np.random.Generator, slot: tuple[int, int] | None = None,
