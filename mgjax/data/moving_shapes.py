@@ -273,9 +273,8 @@ class MovingShapes:
 
     @staticmethod
     def _pair_slots(objects) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(axis, side) per object: its cross axis (0 rows, 1 columns), shared when both move along the same axis; side
-        0 for the first-named object, 1 for the second."""
-        # horizontal movers take a row slot (axis 0), vertical ones a column slot (axis 1)
+        """(axis, side) per object: its cross axis (0 rows for horizontal movers, 1 columns for vertical ones), shared
+        when both move along the same axis; side 0 for the first-named object, 1 for the second."""
         first, second = (int(obj.direction not in ("left", "right")) for obj in objects)
         return (first, 0), (second, 1)
 
