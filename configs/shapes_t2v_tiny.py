@@ -14,6 +14,9 @@ size, speed, texture and one- or two-object scene, but every background sits at 
 the central quarter of their range (`data.start_spread=0.25`; a pair takes slots by caption order), so what the
 caption says about where things go is a strong signal rather than noise (README: how motion direction was learned).
 The tiny T5 encoder trains jointly (no pretrained weights exist) on a BPE tokenizer trained on the training captions.
+Its relative-position table starts local (`relative_bias_locality=1`, ALiBi's slopes): from T5's near-zero start the
+encoder stayed a bag of words (a linear probe on its output at a colour word read that object's own direction no
+better than the other object's: 56% vs 57%), so two-object captions could not say which object goes which way.
 """
 
 from mgjax.config import (CodecConfig, Config, DataConfig, EvalConfig, FlowConfig, OptimConfig, SampleConfig,
@@ -28,7 +31,7 @@ def get_config() -> Config:
                                pos_embed_init_scale=2.0),
         text=TextConfig(encoders=(TextEncoderConfig(name="ul2", vocab_size=256, width=64, num_layers=2, num_heads=4,
                                                     head_dim=16, ffn_width=128, max_length=32, trainable=True,
-                                                    tokenizer_model="bpe"),),
+                                                    tokenizer_model="bpe", relative_bias_locality=1.0),),
                         drop_prob=0.1),
         codec=CodecConfig(kind="space_to_depth", factors=(1, 4, 4)),
         flow=FlowConfig(prediction="data", logit_mean=-0.8, near_noise_prob=0.5),

@@ -89,6 +89,11 @@ class TextEncoderConfig:
     max_length: int = 300  # tokens kept per prompt (CLIP: also its position-table size); longer prompts are truncated
     relative_buckets: int = 32  # T5 only
     relative_max_distance: int = 128  # T5 only
+    # T5 only, for encoders trained from scratch: 0 is T5's initialisation (a small random bias, so attention starts
+    # position-blind). > 0 starts head h with a bias of -locality * 2**-h per token of distance (ALiBi's slopes), so
+    # some heads begin by mixing each word with its neighbours (binding "red" to the "left" beside it) and others
+    # see the whole prompt. The table stays learnable; loaded weights replace it.
+    relative_bias_locality: float = 0.0
     projection_dim: int = 0  # CLIP: width of the pooled-output projection (0: no projection)
     # What the encoder reads: the whole prompt, or only its quoted spans (ByT5 reads the text to render, paper §3.1.4).
     input: Literal["prompt", "quoted"] = "prompt"

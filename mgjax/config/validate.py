@@ -138,6 +138,9 @@ def _validate_text_encoder(where: str, e) -> None:
         raise UserError(f"{where}.max_length ({e.max_length}) leaves no room for text between the special tokens")
     if e.projection_dim < 0:
         raise UserError(f"{where}.projection_dim must be >= 0, got {e.projection_dim}")
+    if e.relative_bias_locality < 0 or (e.relative_bias_locality and e.kind != "t5"):
+        raise UserError(f"{where}.relative_bias_locality must be >= 0 and set only for kind='t5', got "
+                        f"{e.relative_bias_locality} with kind={e.kind!r}")
 
 
 def _validate_video_folder(d, c, m) -> None:

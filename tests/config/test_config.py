@@ -62,6 +62,7 @@ def test_bad_overrides_give_one_line_naming_the_options(override, fragment):
     ("data.height=100", "data.height (100) must be divisible"),
     ("model.in_channels=8", "latent channels"),
     ("text.drop_prob=1.5", "text.drop_prob"),
+    ("text.encoders.0.relative_bias_locality=-1", "relative_bias_locality must be >= 0"),
 ])
 def test_validation_rejects_inconsistent_configs(override, fragment):
     with pytest.raises(UserError, match=fragment.replace("(", r"\(").replace(")", r"\)")):

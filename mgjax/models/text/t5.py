@@ -37,6 +37,27 @@ def relative_position_bucket(relative_position: np.ndarray, num_buckets: int, ma
     return buckets + np.where(n < max_exact, n, large)
 
 
+def bucket_distances(num_buckets: int, max_distance: int) -> np.ndarray:
+    """The smallest |key - query| offset that falls in each relative-position bucket: (num_buckets,)."""
+    offsets = np.arange(-max_distance, max_distance + 1)
+    buckets = relative_position_bucket(offsets, num_buckets, max_distance)
+    distances = np.full(num_buckets, max_distance)
+    np.minimum.at(distances, buckets, np.abs(offsets))
+    return distances
+
+
+def _relative_bias_init(cfg: TextEncoderConfig):
+    """T5's normal(width^-0.5) table, minus a per-head linear distance penalty when `relative_bias_locality` > 0."""
+    normal = nnx.initializers.normal(cfg.width ** -0.5)
+    slopes = cfg.relative_bias_locality * 2.0 ** -np.arange(cfg.num_heads)
+    penalty = bucket_distances(cfg.relative_buckets, cfg.relative_max_distance)[:, None] * slopes[None, :]
+
+    def init(key, shape, dtype=jnp.float32):
+        return normal(key, shape, dtype) - jnp.asarray(penalty, dtype)
+
+    return init
+
+
 class T5Layer(nnx.Module):
     def __init__(self, cfg: TextEncoderConfig, *, rules: Rules, dtype, param_dtype, rngs: nnx.Rngs):
         d, inner = cfg.width, cfg.num_heads * cfg.head_dim
@@ -74,9 +95,8 @@ class T5Encoder(nnx.Module):
                  rngs: nnx.Rngs):
         self.embed = nnx.Embed(cfg.vocab_size, cfg.width, dtype=dtype, param_dtype=param_dtype, rngs=rngs,
                                embedding_init=partitioned(nnx.initializers.normal(1.0), ("vocab", "embed")))
-        self.relative_bias = param(nnx.initializers.normal(cfg.width ** -0.5),
-                                   (cfg.relative_buckets, cfg.num_heads), ("relpos", "heads"), key=rngs.params(),
-                                   dtype=param_dtype)
+        self.relative_bias = param(_relative_bias_init(cfg), (cfg.relative_buckets, cfg.num_heads), ("relpos", "heads"),
+                                   key=rngs.params(), dtype=param_dtype)
         self.layers = nnx.List([T5Layer(cfg, rules=rules, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
                                 for _ in range(cfg.num_layers)])
         self.final_norm = RMSNorm(cfg.width, eps=cfg.norm_eps, param_dtype=param_dtype)
