@@ -18,9 +18,12 @@ import sys
 
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from mgjax.cli import run_main, run_parser, set_global_flags
+from mgjax.config import load_config
 from mgjax.data.moving_shapes import COLORS, DIRECTION_WORDS, DIRECTIONS, MovingShapes
+from mgjax.errors import UserError
 from mgjax.models.text.prompts import with_fps_prefix
 
 _COLORS = tuple(COLORS)
@@ -91,11 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument("--encoder", type=int, default=0, help="which text encoder (index into text.encoders)")
     args = parser.parse_args(argv)
     set_global_flags()
-    from flax import nnx
-
-    from mgjax.config import load_config
     from mgjax.pipelines.t2v import T2VSampler
-    from mgjax.errors import UserError
 
     cfg = load_config(args.config, args.set)
     if cfg.text.encoders[args.encoder].kind != "t5" or cfg.text.precomputed:
