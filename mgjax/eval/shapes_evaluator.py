@@ -29,21 +29,25 @@ _SPEED_TOKENS = {word: speed for speed, words in SPEED_WORDS.items() for word in
 
 
 def parse_caption(caption: str) -> list[dict]:
-    """Objects named by a caption, in order: {"color", "shape", "direction", "size", "speed"} (None when unsaid).
+    """Objects named by a caption, in order: {"color", "shape", "direction", "size", "speed"} (None when unsaid), and
+    "color_at" / "direction_at": the character offsets of those words in the caption (None when unsaid).
 
     A colour word starts an object; a size word binds to the next object, the other words to the current one.
     """
     objects, pending_size = [], None
-    for token in re.findall(r"[a-z]+", caption.lower()):
+    for match in re.finditer(r"[a-z]+", caption.lower()):
+        token = match.group()
         if token in _SIZE_TOKENS:
             pending_size = _SIZE_TOKENS[token]
         elif token in COLORS:
-            objects.append({"color": token, "shape": None, "direction": None, "size": pending_size, "speed": None})
+            objects.append({"color": token, "shape": None, "direction": None, "size": pending_size, "speed": None,
+                            "color_at": match.start(), "direction_at": None})
             pending_size = None
         elif objects and token in SHAPES:
             objects[-1]["shape"] = token
         elif objects and token in _DIRECTION_TOKENS:
             objects[-1]["direction"] = _DIRECTION_TOKENS[token]
+            objects[-1]["direction_at"] = match.start()
         elif objects and token in _SPEED_TOKENS:
             objects[-1]["speed"] = _SPEED_TOKENS[token]
     return objects

@@ -13,7 +13,6 @@ two-object scenes, as the model saw them (FPS prefix included when the config us
 
 from __future__ import annotations
 
-import re
 import sys
 
 import jax.numpy as jnp
@@ -22,31 +21,20 @@ from flax import nnx
 
 from mgjax.cli import run_main, run_parser, set_global_flags
 from mgjax.config import load_config
-from mgjax.data.moving_shapes import COLORS, DIRECTION_WORDS, DIRECTIONS, MovingShapes
+from mgjax.data.moving_shapes import COLORS, DIRECTIONS, MovingShapes
 from mgjax.errors import UserError
+from mgjax.eval.shapes_evaluator import parse_caption
 from mgjax.models.text.prompts import with_fps_prefix
 
 _COLORS = tuple(COLORS)
 
 
-def word_pieces(processor, text: str, words: list[str]) -> list[int]:
-    """Index of the sentencepiece piece holding the first character of each word, taken in order through `text`."""
+def word_pieces(processor, text: str, offsets: list[int]) -> list[int]:
+    """Index of the sentencepiece piece holding the character at each offset of `text`."""
     pieces = processor.encode(text, out_type=str)
     ends = np.cumsum([len(p) for p in pieces])  # sentencepiece writes a space as one "\u2581" before each word
-    joined = "".join(pieces).replace("\u2581", " ")
-    offset = 1 if joined.startswith(" ") and not text.startswith(" ") else 0
-    out, cursor = [], 0
-    for word in words:
-        start = re.compile(rf"\b{word}\b").search(text, cursor).start()
-        out.append(int(np.searchsorted(ends, start + offset, side="right")))
-        cursor = start + len(word)
-    return out
-
-
-def _direction_word(caption_part: str, direction: str) -> str:
-    """The phrasing of `direction` used in one object's part of a caption ("to the left" -> "left")."""
-    found = [w.split()[-1] for w in DIRECTION_WORDS[direction] if w.split()[-1] in caption_part.split()]
-    return max(found, key=len)  # "upward" contains "up": the longest whole word present
+    shift = 1 if pieces and pieces[0].startswith("\u2581") and not text.startswith(" ") else 0  # its dummy prefix
+    return [int(np.searchsorted(ends, offset + shift, side="right")) for offset in offsets]
 
 
 def ridge_accuracy(features: np.ndarray, labels: np.ndarray, num_classes: int, l2: float = 1e-2) -> float:
@@ -62,22 +50,19 @@ def binding_probe(encode, processor, num_frames: int, num: int = 3000, seed: int
                   ) -> dict[str, float]:
     """encode(prompts) -> hidden states (b, m, d) as the backbone receives them. -> accuracies of the four probes."""
     source = MovingShapes("train", num_frames=num_frames, seed=seed, two_object_prob=1.0, length=num)
-    specs = [source.spec(i) for i in range(num)]
-    prompts = [spec.caption if fps is None else with_fps_prefix(spec.caption, fps) for spec in specs]
+    captions = [source.spec(i).caption for i in range(num)]
+    prompts = captions if fps is None else [with_fps_prefix(caption, fps) for caption in captions]
     hidden = np.asarray(encode(prompts))
     at_color, at_direction, directions, colors = [], [], [], []
-    for n, (spec, prompt) in enumerate(zip(specs, prompts)):
-        first, second = spec.objects
-        split = prompt.index(" and ", prompt.index(first.color))  # the second object's words follow it
-        words = [first.color, _direction_word(prompt[:split], first.direction), second.color,
-                 _direction_word(prompt[split:], second.direction)]
-        pieces = word_pieces(processor, prompt, words)
-        for own, other, color_piece, direction_piece in ((first, second, pieces[0], pieces[1]),
-                                                         (second, first, pieces[2], pieces[3])):
-            at_color.append(hidden[n, color_piece])
-            at_direction.append(hidden[n, direction_piece])
-            directions.append((DIRECTIONS.index(own.direction), DIRECTIONS.index(other.direction)))
-            colors.append((_COLORS.index(own.color), _COLORS.index(other.color)))
+    for n, prompt in enumerate(prompts):
+        objects = parse_caption(prompt)
+        offsets = [at for obj in objects for at in (obj["color_at"], obj["direction_at"])]
+        pieces = word_pieces(processor, prompt, offsets)
+        for k, (own, other) in enumerate((objects, objects[::-1])):
+            at_color.append(hidden[n, pieces[2 * k]])
+            at_direction.append(hidden[n, pieces[2 * k + 1]])
+            directions.append((DIRECTIONS.index(own["direction"]), DIRECTIONS.index(other["direction"])))
+            colors.append((_COLORS.index(own["color"]), _COLORS.index(other["color"])))
     at_color, at_direction = np.stack(at_color), np.stack(at_direction)
     directions, colors = np.array(directions), np.array(colors)
     return {
@@ -97,6 +82,8 @@ def main(argv=None) -> int:
     from mgjax.pipelines.t2v import T2VSampler
 
     cfg = load_config(args.config, args.set)
+    if not 0 <= args.encoder < len(cfg.text.encoders):
+        raise UserError(f"--encoder must be in [0, {len(cfg.text.encoders)}), got {args.encoder}")
     if cfg.text.encoders[args.encoder].kind != "t5" or cfg.text.precomputed:
         raise UserError("binding_probe reads a T5-kind encoder that runs inside the model (not text.precomputed)")
     sampler = T2VSampler(cfg, args.workdir)
@@ -105,6 +92,8 @@ def main(argv=None) -> int:
 
     def encode(prompts):
         batch = tokenizer.encode(prompts, cfg.text.encoders[args.encoder].max_length)
+        if batch.num_truncated:  # a cut-off word would be read at the EOS or padding position
+            raise UserError(f"{batch.num_truncated} probe captions are longer than the encoder's max_length")
         return encoder(jnp.asarray(batch.ids), jnp.asarray(batch.mask))
 
     d = cfg.data

@@ -53,11 +53,14 @@ def test_parse_caption_round_trips_every_template():
 
 def test_parse_caption_examples():
     assert parse_caption("a large blue square moves upward quickly on a striped background") == [
-        {"color": "blue", "shape": "square", "direction": "up", "size": "large", "speed": "quickly"}
+        {"color": "blue", "shape": "square", "direction": "up", "size": "large", "speed": "quickly", "color_at": 8,
+         "direction_at": 26}
     ]
     assert parse_caption("green triangle drifting to the right and a little red circle sliding down fast") == [
-        {"color": "green", "shape": "triangle", "direction": "right", "size": None, "speed": None},
-        {"color": "red", "shape": "circle", "direction": "down", "size": "small", "speed": "quickly"},
+        {"color": "green", "shape": "triangle", "direction": "right", "size": None, "speed": None, "color_at": 0,
+         "direction_at": 31},
+        {"color": "red", "shape": "circle", "direction": "down", "size": "small", "speed": "quickly", "color_at": 50,
+         "direction_at": 69},
     ]
 
 
