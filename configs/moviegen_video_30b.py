@@ -2,24 +2,22 @@
 
 48 layers, width 6144, FFN 16384, 48 heads (head dim 128), patch (1, 2, 2) over 16 TAE channels; 768x768, 16 s at
 16 fps = 256 frames -> 32 x 96 x 96 latents -> 73,728 tokens. Text: UL2 + ByT5 + long-prompt MetaCLIP, frozen,
-projected to 6144 and concatenated. The paper names the encoders but not their sizes; we follow MindSpore's reading
-(UL2 4096-d / 300 tokens, ByT5 1472-d / 100 tokens, MetaCLIP 1280-d / 256 tokens), i.e. UL2 20B, ByT5-small and
-MetaCLIP 2.5B's text tower. Point each encoder's `checkpoint` (Hugging Face safetensors) and `tokenizer_path` at real
-weights to use them. LR 6e-5 at this stage, CFG
-7.5, 50 Euler steps on the linear-quadratic schedule. Checked abstractly (`python -m mgjax.tools.inspect`), never
-allocated on CPU.
+projected to 6144 and concatenated (sizes: mgjax/config/text.py). LR 6e-5 at this stage, CFG 7.5, 50 Euler steps on
+the linear-quadratic schedule. Point each encoder's `checkpoint` and `tokenizer_path` at real weights to use them.
+
+Checked abstractly, never allocated on CPU: `python -m mgjax inspect --config configs/moviegen_video_30b.py`;
+`python -m mgjax aot --config configs/moviegen_video_30b.py --topology v5p-512`.
 """
 
 from mgjax.config import (CodecConfig, Config, DataConfig, MeshConfig, OptimConfig, SampleConfig, TextConfig,
-                          VideoModelConfig)
-from mgjax.config.text_presets import text_encoder
+                          text_encoder, video_model)
 
 
 def get_config() -> Config:
     return Config(
         name="moviegen_video_30b",
-        model=VideoModelConfig(num_layers=48, width=6144, ffn_width=16384, num_heads=48, patch_size=(1, 2, 2),
-                               in_channels=16, max_patches=(32, 64, 64), dtype="bfloat16", remat="full"),
+        model=video_model("30B", patch_size=(1, 2, 2), in_channels=16, max_patches=(32, 64, 64), dtype="bfloat16",
+                          remat="full"),
         text=TextConfig(encoders=(
             text_encoder("ul2"),  # UL2 20B's encoder, FSDP-sharded; 300 tokens (MindSpore's choice)
             text_encoder("byt5_small"),  # on the prompt's quoted spans only; 100 bytes

@@ -1,12 +1,14 @@
-"""Shared entry-point plumbing: global flags set once, user errors printed as one line."""
+"""Entry-point plumbing (imports no JAX and nothing of mgjax but errors): process-wide flags set once, before JAX
+starts its backend, and user errors printed as one line. The commands themselves are in mgjax/commands.py."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 from typing import Callable
+
+from mgjax.errors import UserError
 
 
 # XLA:CPU hands each convolution to YNNPACK by default; the backward passes of those convs then transpose activations
@@ -30,14 +32,13 @@ def add_xla_flags(num_cpu_devices: int | None = None) -> None:
     os.environ["XLA_FLAGS"] = flags.strip()
 
 
-def run_parser(doc: str) -> argparse.ArgumentParser:
-    """The arguments every command on a run shares: --config, --workdir and repeatable --set KEY=VALUE overrides;
-    the description is the first line of the command module's docstring."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    return parser
+def prepare_tpu_compilation() -> None:
+    """Compile for TPU from a CPU-only process (`python -m mgjax aot`): JAX itself runs on CPU, libtpu only compiles.
+    libtpu reads the accelerator type at start-up and warns without one; any valid type quiets it (the topology is
+    given per compilation)."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    os.environ.setdefault("TPU_ACCELERATOR_TYPE", "v5p-8")
+    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
 
 
 def set_global_flags(num_cpu_devices: int | None = None) -> None:
@@ -71,7 +72,7 @@ def _compilation_cache() -> None:
 
 
 def _skip_absent_tpu() -> None:
-    """libtpu (the `tpu` extra, which `python -m mgjax.tools.aot` compiles with) prints an initialisation error when
+    """libtpu (the `tpu` extra, which `python -m mgjax aot` compiles with) prints an initialisation error when
     JAX probes it on a machine without TPU chips. When no chip exists and no other accelerator plugin is installed,
     CPU is the only platform JAX could pick anyway, so say so and skip the probe."""
     import importlib.metadata
@@ -92,8 +93,6 @@ def _skip_absent_tpu() -> None:
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
     """Run `main`, turning a UserError into `error: ...` on stderr and exit status 2."""
-    from mgjax.errors import UserError
-
     try:
         code = main(argv)
     except UserError as e:

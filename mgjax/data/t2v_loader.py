@@ -1,4 +1,4 @@
-"""Text-to-video (and caption-free autoencoder) training batches from Moving Shapes as a Grain pipeline, indexed by train step.
+"""Text-to-video (and caption-free autoencoder) training batches as a Grain pipeline, indexed by train step.
 
 Batch `s` is a pure function of (config, s): a resumed run continues with exactly the batches an uninterrupted run
 would have seen, with no iterator state to save. Every `image_every`-th batch holds one-frame images (the paper mixes
@@ -8,23 +8,31 @@ images into video training).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Iterator, Sequence
 
 import grain
 import numpy as np
 
-from mgjax.config.schema import Config, DataConfig, TextEncoderConfig
-from mgjax.data.moving_shapes import MovingShapes
+from mgjax.config.data import DataConfig
+from mgjax.config.geometry import patch_grid
+from mgjax.config.schema import Config
+from mgjax.config.text import TextEncoderConfig
+from mgjax.data.buckets import Bucket
+from mgjax.data.latent_records import LatentSource, read_meta
+from mgjax.data.moving_shapes import MovingShapes, caption_corpus
+from mgjax.data.video_pipeline import Plan, VideoFolderBatches, build_index
 from mgjax.errors import UserError
-from mgjax.models.text.prompts import with_fps_prefix
+from mgjax.models.text.prompts import build_prompt, with_fps_prefix
 from mgjax.models.text.stack import encode_prompts
 
 
 def shapes_source(data: DataConfig, split: str = "train", images: bool = False) -> MovingShapes:
+    shapes = data.shapes
     return MovingShapes(split, num_frames=1 if images else data.num_frames, height=data.height, width=data.width,
-                        seed=data.seed + (1 if images else 0), two_object_prob=data.two_object_prob,
-                        textured_prob=data.textured_prob, start_spread=data.start_spread,
-                        background_level_spread=data.background_level_spread)
+                        seed=data.seed + (1 if images else 0), two_object_prob=shapes.two_object_prob,
+                        textured_prob=shapes.textured_prob, start_spread=shapes.start_spread,
+                        background_level_spread=shapes.background_level_spread)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +76,6 @@ def _step_dataset(cfg: Config, start_step: int, num_steps: int | None) -> grain.
     d = cfg.data
     batch = lambda src: grain.MapDataset.source(src).batch(d.batch_size, drop_remainder=True)
     if d.source == "latents":  # records cycle in order: batch s holds records s*b .. s*b + b - 1 (mod their number)
-        from mgjax.data.latent_records import LatentSource
-
         source = LatentSource(d.latents_path)
         stop = cfg.train.steps if num_steps is None else start_step + num_steps
         if len(source.meta.get("latent_shapes", [None])) > 1:  # bucketed records (from a video folder)
@@ -101,18 +107,14 @@ class LatentBucketStep:
 
 
 def latent_bucket_step(cfg: Config, source) -> LatentBucketStep:
-    from mgjax.data.buckets import Bucket
-    from mgjax.data.video_pipeline import Plan
-
     d = cfg.data
     shapes = source.record_shapes()
     groups: dict[tuple, list[int]] = {}
     for i, shape in enumerate(map(tuple, shapes.tolist())):
         groups.setdefault(shape, []).append(i)
-    pt, ph, pw = cfg.model.patch_size
     buckets = []
     for (t, h, w, _), ids in sorted(groups.items()):
-        tokens = -(-t // pt) * (h // ph) * (w // pw)
+        tokens = math.prod(patch_grid((t, h, w), cfg.model.patch_size))
         bs = max(1, d.token_budget // tokens) if d.token_budget else d.batch_size
         buckets.append((Bucket(t, h, w), tuple(ids), bs))
     plan = Plan(tuple(buckets), d.seed)
@@ -153,20 +155,16 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
     folder resumes from `state` (its saved iterator state) when given."""
     d = cfg.data
     if d.source in ("video_folder", "tfds"):  # captions already carry their own FPS prefix (it varies by bucket)
-        from mgjax.data.video_pipeline import VideoFolderBatches
-
         pipeline = VideoFolderBatches(cfg, start_step, num_steps, state)
         return MappedBatches(pipeline, Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None))
     fps = d.fps if d.fps_prefix else None
     if d.source == "latents":
-        from mgjax.data.latent_records import read_meta
-
         meta = read_meta(d.latents_path)
         if meta.get("captions_are_prompts"):  # a video folder's records: FPS prefixes already written
             fps = None
         if cfg.text.precomputed and not meta.get("text_encoders"):
             raise UserError(f"text.precomputed needs records written with --text; {d.latents_path} holds captions "
-                            f"only (`python -m mgjax.data.latent_records --text --workdir RUN ...`)")
+                            f"only (`python -m mgjax precompute --text --workdir RUN ...`)")
     tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), fps, cfg.text.precomputed)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
 
@@ -179,8 +177,6 @@ def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None
     """Caption-free batches {"video": uint8 (b, t, h, w, 3)} for autoencoder training, on the same step-indexed
     schedule (every `image_every`-th batch holds one-frame images)."""
     if cfg.data.source in ("video_folder", "tfds"):
-        from mgjax.data.video_pipeline import VideoFolderBatches
-
         return MappedBatches(VideoFolderBatches(cfg, start_step, num_steps), _video_only)
     return _iterate(_step_dataset(cfg, start_step, num_steps).map(_video_only), cfg.data)
 
@@ -191,22 +187,15 @@ def caption_corpus_for(cfg: Config, num: int = 5000) -> list[str]:
     prefixes; the FPS varies per clip, so the config's stands in), cached records' or Moving Shapes'."""
     d = cfg.data
     if d.source in ("video_folder", "tfds"):
-        from mgjax.data.video_pipeline import build_index
-        from mgjax.models.text.prompts import build_prompt
-
         entries = build_index(d)[0][:num]
         return [build_prompt(e.item.caption, fps=d.fps if d.fps_prefix and not e.info.is_image else None,
                              camera_motion=e.item.camera_motion or None) for e in entries] + [""]
     prefix = d.fps_prefix
     if d.source == "latents":
-        from mgjax.data.latent_records import LatentSource
-
         source = LatentSource(d.latents_path)
         corpus = [str(source[i]["caption"]) for i in range(min(num, len(source)))]
         prefix = prefix and not source.meta.get("captions_are_prompts")
     else:
-        from mgjax.data.moving_shapes import caption_corpus
-
         corpus = caption_corpus(num=num, seed=d.seed, num_frames=d.num_frames)
     return [with_fps_prefix(c, d.fps) if prefix else c for c in corpus] + [""]
 

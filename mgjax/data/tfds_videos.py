@@ -1,6 +1,6 @@
 """A video folder packed into a TFDS dataset (array_record files), built offline without TensorFlow.
 
-    python -m mgjax.data.tfds_videos --root DATA_ROOT [--manifest FILE] --out TFDS_DIR [--name NAME]
+    python -m mgjax tfds --root DATA_ROOT [--manifest FILE] --out TFDS_DIR [--name NAME]
 
 Each example holds the file's encoded bytes (mp4/webm/mov or image; never decoded at build time), its caption, camera
 motion and relative path, and the probed metadata (width, height, fps, duration). Files that cannot be probed are left
@@ -12,7 +12,6 @@ folder itself. (TFDS's Video and Text features need TensorFlow, so every feature
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 
 import numpy as np
@@ -112,26 +111,3 @@ class TFDSRecords:
 
 def _text(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", required=True)
-    parser.add_argument("--manifest", default=None)
-    parser.add_argument("--out", required=True, help="TFDS data_dir")
-    parser.add_argument("--name", default="mgjax_videos")
-    args = parser.parse_args(argv)
-    directory, skipped = build(args.root, args.out, args.manifest, args.name)
-    print(f"built {directory} ({len(TFDSRecords(directory))} examples; {len(skipped)} files left out)", flush=True)
-    for path, reason in skipped:
-        print(f"  left out {path}: {reason}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    from mgjax.cli import run_main, set_global_flags
-
-    set_global_flags()
-    run_main(main, sys.argv[1:])

@@ -24,8 +24,10 @@ import grain
 import jax
 import numpy as np
 
-from mgjax.config.schema import Config, DataConfig
+from mgjax.config.data import DataConfig
+from mgjax.config.schema import Config
 from mgjax.data.buckets import Bucket, assign, batch_size
+from mgjax.data.tfds_videos import TFDSRecords
 from mgjax.data.video_files import (BadSample, MediaInfo, MediaItem, caption_ok, decode_clip, decode_image,
                                     inside_root, probe, scan)
 from mgjax.errors import UserError
@@ -55,8 +57,6 @@ def records_for(d: DataConfig):
     """The TFDS source a `tfds` pipeline reads bytes from (None: files)."""
     if d.source != "tfds":
         return None
-    from mgjax.data.tfds_videos import TFDSRecords
-
     return TFDSRecords(d.root)
 
 

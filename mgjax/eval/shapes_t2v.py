@@ -1,32 +1,26 @@
 """Held-out Moving Shapes evaluation of a text-to-video run: sample N held-out captions, judge the pixels.
 
-python -m mgjax.eval.shapes_t2v --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny [--num N]
+python -m mgjax eval --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny [--num N]
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
-import re
 
 import numpy as np
 
-from mgjax.cli import run_main, run_parser, set_global_flags
-from mgjax.config import Config
+from mgjax.config.schema import Config
 from mgjax.data.t2v_loader import shapes_source
 from mgjax.eval.shapes_evaluator import score
 from mgjax.pipelines.t2v import T2VSampler
-from mgjax.pipelines.video_io import write_video
+from mgjax.pipelines.video_io import slug, write_video
 
 
 def heldout_captions(cfg: Config, num: int) -> list[str]:
     """The first `num` captions of the held-out split: attribute combinations never seen in training."""
     source = shapes_source(cfg.data, split="heldout")
     return [source[i]["caption"] for i in range(num)]
-
-
-def slug(text: str, limit: int = 60) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit] or "video"
 
 
 def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, sampler: T2VSampler | None = None,
@@ -50,22 +44,7 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, s
     return result
 
 
-def main(argv=None) -> int:
-    parser = run_parser(__doc__)
-    parser.add_argument("--num", type=int, default=None, help="held-out captions to sample (default eval.num_samples)")
-    args = parser.parse_args(argv)
-    set_global_flags()
-    from mgjax.config import load_config
-
-    cfg = load_config(args.config, args.set)
-    result = evaluate(cfg, args.workdir, args.num)
+def summary(result: dict) -> str:
     acc = result["accuracy"]
-    print(f"held-out accuracy over {result['num']} captions (checkpoint step {result['step']}): "
-          + " ".join(f"{k}={v:.1%}" for k, v in acc.items()), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    run_main(main, sys.argv[1:])
+    return (f"held-out accuracy over {result['num']} captions (checkpoint step {result['step']}): "
+            + " ".join(f"{k}={v:.1%}" for k, v in acc.items()))

@@ -1,6 +1,6 @@
 """Evaluate a trained TAE: held-out reconstruction (PSNR, SSIM) of clips and images, and its latent statistics.
 
-`python -m mgjax.eval.tae_recon --config configs/tae_shapes.py --workdir runs/tae_shapes [--num 64]`
+`python -m mgjax eval --config configs/tae_shapes.py --workdir runs/tae_shapes [--num 64]`
 
 Writes `eval/tae_recon.json` and `latent_stats.json` (per-channel shift and scale of the posterior mean over training
 clips, which the text-to-video codec normalises latents with) into the workdir. The latent report gives each channel's
@@ -15,19 +15,20 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
-from mgjax.cli import run_main, run_parser, set_global_flags
-from mgjax.config import Config
+from mgjax.checkpoint.orbax import open_existing
+from mgjax.checkpoint.restore import LATENT_STATS, restore_params
+from mgjax.config.schema import Config
 from mgjax.data.moving_shapes import BACKGROUNDS
 from mgjax.data.t2v_loader import shapes_source
 from mgjax.eval.metrics import psnr, ssim
+from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.tae.losses import outlier_ratio
+from mgjax.models.tae.model import TemporalAutoencoder
 from mgjax.models.tae.tiling import tiled_decode, tiled_encode
 from mgjax.parallel.mesh import make_mesh
-from mgjax.pipelines.codec import LATENT_STATS, restore_tae
 from mgjax.pipelines.video_io import write_video
-from mgjax.train.checkpoint import open_existing
-from mgjax.train.t2v_step import pixels_to_unit
 
 BATCH = 8
 
@@ -50,10 +51,6 @@ def psnr_by_background(clip_psnr: np.ndarray, backgrounds: list[str]) -> dict:
             for kind in BACKGROUNDS if (kinds == kind).any()}
 
 
-def _uint8(video: jax.Array) -> np.ndarray:
-    return np.asarray(jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8))
-
-
 def reconstruct(model, videos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """-> (uint8 reconstructions, posterior means), tiled as at inference, BATCH clips at a time."""
     encode = jax.jit(lambda v: tiled_encode(model, v)[0])
@@ -61,7 +58,7 @@ def reconstruct(model, videos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     recons, means = [], []
     for i in range(0, len(videos), BATCH):
         mean = encode(pixels_to_unit(jnp.asarray(videos[i:i + BATCH])))
-        recons.append(_uint8(decode(mean)))
+        recons.append(np.asarray(unit_to_pixels(decode(mean))))
         means.append(np.asarray(mean))
     return np.concatenate(recons), np.concatenate(means)
 
@@ -73,11 +70,13 @@ def latent_report(means: np.ndarray) -> dict:
             "mean_norm": float(np.linalg.norm(flat, axis=-1).mean())}
 
 
-def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int = 64, write: int = 4) -> dict:
+def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, write: int | None = None) -> dict:
     workdir = pathlib.Path(workdir)
+    num = cfg.eval.num_samples if num is None else num
+    write = cfg.eval.num_videos_to_write if write is None else write
     step = open_existing(workdir).latest_step()
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
-        model = restore_tae(cfg.codec, workdir)
+        model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), workdir)
         result: dict = {"step": step, "num": num}
         for kind, images in (("video", False), ("image", True)):
             clips = _clips(cfg, "heldout", images, num)
@@ -100,27 +99,13 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int = 64, write: int
     return result
 
 
-def main(argv=None) -> int:
-    parser = run_parser(__doc__)
-    parser.add_argument("--num", type=int, default=64, help="held-out clips and images to reconstruct")
-    args = parser.parse_args(argv)
-    set_global_flags()
-    from mgjax.config import load_config
-
-    cfg = load_config(args.config, args.set)
-    r = evaluate(cfg, args.workdir, args.num)
+def summary(r: dict) -> str:
     lat = r["latents_heldout"]
-    print(f"held-out reconstruction over {r['num']} clips / images (checkpoint step {r['step']}): "
-          f"video PSNR {r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; "
-          f"image PSNR {r['image']['psnr']:.2f} dB SSIM {r['image']['ssim']:.4f}; "
-          f"latent max/mean norm {lat['outlier_ratio']:.2f}", flush=True)
+    lines = [f"held-out reconstruction over {r['num']} clips / images (checkpoint step {r['step']}): "
+             f"video PSNR {r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; "
+             f"image PSNR {r['image']['psnr']:.2f} dB SSIM {r['image']['ssim']:.4f}; "
+             f"latent max/mean norm {lat['outlier_ratio']:.2f}"]
     for kind in ("video", "image"):
         parts = ", ".join(f"{bg} {v['psnr']:.2f} ({v['num']})" for bg, v in r[kind]["by_background"].items())
-        print(f"{kind} PSNR by background (clips): {parts}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    run_main(main, sys.argv[1:])
+        lines.append(f"{kind} PSNR by background (clips): {parts}")
+    return "\n".join(lines)

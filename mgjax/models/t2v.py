@@ -9,7 +9,7 @@ from flax import nnx
 
 from mgjax.config.schema import Config
 from mgjax.models.text.stack import build_encoder
-from mgjax.models.video.transformer import MovieGenVideo
+from mgjax.models.video.transformer import Conditioning, MovieGenVideo
 from mgjax.parallel.rules import use_rules, video_rules
 
 
@@ -36,8 +36,9 @@ class TextToVideo(nnx.Module):
             out.append((hidden if trainable else jax.lax.stop_gradient(hidden), mask))
         return out
 
-    def __call__(self, latents: jax.Array, t: jax.Array, tokens: Sequence[tuple[jax.Array, jax.Array]]) -> jax.Array:
-        return self.backbone(latents, t, self.encode_text(tokens))
+    def __call__(self, latents: jax.Array, t: jax.Array, tokens: Sequence[tuple[jax.Array, jax.Array]],
+                 cond: Conditioning | None = None) -> jax.Array:
+        return self.backbone(latents, t, self.encode_text(tokens), cond)
 
 
 def trainable_filter(cfg: Config):
@@ -50,3 +51,14 @@ def trainable_filter(cfg: Config):
         return not (len(path) > 1 and path[0] == "text_encoders" and int(path[1]) in frozen)
 
     return is_trainable
+
+
+def build_model(cfg: Config) -> TextToVideo:
+    """Create the model under the active mesh (`jax.set_mesh`): parameters come out sharded by their rules."""
+    return TextToVideo(cfg, rngs=nnx.Rngs(cfg.train.seed))
+
+
+def split_model(cfg: Config, model: TextToVideo):
+    """-> graphdef, trainable params, rest (frozen encoders and any non-trainable variables), as pure dicts."""
+    graphdef, params, rest = nnx.split(model, trainable_filter(cfg), ...)
+    return graphdef, nnx.to_pure_dict(params), nnx.to_pure_dict(rest)

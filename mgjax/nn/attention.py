@@ -41,16 +41,30 @@ class MultiHeadAttention(nnx.Module):
                  seq_axis: str = "seq", rope: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
         """x: (b, n, d); context: (b, m, d) or None (self-attention); kv_lengths: (b,) valid context tokens;
         rope: (cos, sin) tables (n, head_dim / 2) that rotate q and k (self-attention only)."""
+        return self.o(rearrange(self._attend(x, context, kv_lengths, seq_axis, rope), "b n h d -> b n (h d)"))
+
+    def gated_joint(self, x: jax.Array, text: jax.Array, text_lengths: jax.Array, joint: jax.Array,
+                    joint_lengths: jax.Array, gate: jax.Array, seq_axis: str = "seq") -> jax.Array:
+        """Cross-attention to the text, moved per head by `gate` (h,) towards attention over `joint` (the text plus
+        extra context tokens, one softmax): o_text + gate * (o_joint - o_text). Gate 0 is exactly the text-only
+        layer; gate 1 is plain attention over the concatenation."""
+        text_out = self._attend(x, text, text_lengths, seq_axis)
+        joint_out = self._attend(x, joint, joint_lengths, seq_axis)
+        out = text_out + gate.astype(text_out.dtype)[:, None] * (joint_out - text_out)
+        return self.o(rearrange(out, "b n h d -> b n (h d)"))
+
+    def _attend(self, x: jax.Array, context: jax.Array | None, kv_lengths: jax.Array | None, seq_axis: str,
+                rope=None) -> jax.Array:
+        """-> per-head outputs (b, n, h, d), before the output projection."""
         context = x if context is None else context
         kv_axis = seq_axis if context is x else "text_seq"
         q, k, v = self._heads(x, context, rope)
         q = constrain(q, ("batch", seq_axis, "act_heads", None), self.rules)
         k = constrain(k, ("batch", kv_axis, "act_heads", None), self.rules)
         v = constrain(v, ("batch", kv_axis, "act_heads", None), self.rules)
-        out = sharded_attend(q, k, v, rules=self.rules, seq_axis=seq_axis, kv_seq_axis=kv_axis,
-                             self_attention=context is x, kv_lengths=kv_lengths, context_mode=self.context_parallel,
-                             implementation=self.implementation)
-        return self.o(rearrange(out, "b n h d -> b n (h d)"))
+        return sharded_attend(q, k, v, rules=self.rules, seq_axis=seq_axis, kv_seq_axis=kv_axis,
+                              self_attention=context is x, kv_lengths=kv_lengths, context_mode=self.context_parallel,
+                              implementation=self.implementation)
 
     def _heads(self, x: jax.Array, context: jax.Array, rope=None) -> tuple[jax.Array, jax.Array, jax.Array]:
         split = lambda t: rearrange(t, "b n (h d) -> b n h d", h=self.num_heads)

@@ -9,10 +9,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh
 
-from mgjax.config.schema import MeshConfig
+from mgjax.config.mesh import MESH_AXES, MeshConfig
 from mgjax.errors import UserError
-
-MESH_AXES = ("data", "fsdp", "tensor", "context")
 
 
 def resolve_mesh_shape(cfg: MeshConfig, num_devices: int) -> tuple[int, ...]:

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from typing import Sequence
 
+from jax.sharding import PartitionSpec as P
+
+from mgjax.config.mesh import PRESET_AXES, PRESETS
 from mgjax.errors import UserError
 
 Rules = tuple[tuple[str, str | tuple[str, ...] | None], ...]
 
-# Parallelism presets (descriptions in parallel/presets.py): the mesh axes each shards over; the others must be 1.
-PRESET_AXES = {
-    "data": ("data",),
-    "fsdp": ("data", "fsdp"),
-    "fsdp_tp": ("data", "fsdp", "tensor"),
-    "fsdp_tp_sp": ("data", "fsdp", "tensor"),
-    "fsdp_tp_sp_cp": ("data", "fsdp", "tensor", "context"),
-}
-PRESETS = tuple(PRESET_AXES)
-
 
 def video_rules(preset: str) -> Rules:
-    """The video backbone's rules under a preset. Logical names: `seq` is the sequence inside attention and the MLP,
-    `res_seq` the residual stream between them (where sequence parallelism applies)."""
+    """The video backbone's rules under a preset (mgjax/config/mesh.py describes the presets). Logical names: `seq`
+    is the sequence inside attention and the MLP, `res_seq` the residual stream between them (where sequence
+    parallelism applies)."""
     if preset not in PRESET_AXES:
         raise UserError(f"unknown parallelism preset {preset!r}; valid: {', '.join(PRESETS)}")
     fsdp = "fsdp" if preset != "data" else None
@@ -83,6 +78,20 @@ TAE_RULES: Rules = (
 UL2_RULES: Rules = tuple((k, "fsdp" if k == "embed" else v) for k, v in TEXT_RULES)
 
 
+def logical_to_spec(logical: Sequence[str | None], rules: Rules) -> P:
+    """Logical dimension names -> a PartitionSpec; a mesh axis shards at most one dimension (the first that asks)."""
+    table = dict(rules)
+    used: set[str] = set()
+    out = []
+    for name in logical:
+        axes = table.get(name) if name is not None else None
+        flat = (axes,) if isinstance(axes, str) else tuple(axes or ())
+        flat = tuple(a for a in flat if a not in used)
+        used.update(flat)
+        out.append(None if not flat else flat[0] if len(flat) == 1 else flat)
+    return P(*out)
+
+
 _active_rules: contextvars.ContextVar[Rules | None] = contextvars.ContextVar("mgjax_rules", default=None)
 
 
@@ -99,8 +108,6 @@ def use_rules(rules: Rules):
 
 def resolve(logical: tuple[str | None, ...]) -> tuple:
     """Logical names -> mesh axes under the active rule set (a name without a rule is replicated)."""
-    from mgjax.parallel.sharding import logical_to_spec
-
     rules = _active_rules.get()
     if rules is None:
         raise RuntimeError("create mgjax modules under `use_rules(...)` so their parameters know how to shard")

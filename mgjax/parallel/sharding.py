@@ -8,20 +8,7 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from mgjax.parallel.rules import Rules
-
-
-def logical_to_spec(logical: Sequence[str | None], rules: Rules) -> P:
-    table = dict(rules)
-    used: set[str] = set()
-    out = []
-    for name in logical:
-        axes = table.get(name) if name is not None else None
-        flat = (axes,) if isinstance(axes, str) else tuple(axes or ())
-        flat = tuple(a for a in flat if a not in used)  # a mesh axis can shard only one dimension
-        used.update(flat)
-        out.append(None if not flat else flat[0] if len(flat) == 1 else flat)
-    return P(*out)
+from mgjax.parallel.rules import Rules, logical_to_spec
 
 
 def constrain(x: jax.Array, logical: Sequence[str | None], rules: Rules) -> jax.Array:

@@ -11,18 +11,21 @@ import numpy as np
 from flax import nnx
 from jax.experimental import multihost_utils
 
-from mgjax.config import Config, FlowConfig
+from mgjax.checkpoint.orbax import open_existing
+from mgjax.checkpoint.restore import load_codec
+from mgjax.config.flow import FlowConfig
+from mgjax.config.schema import Config
 from mgjax.flow.path import model_velocity
 from mgjax.flow.sampler import euler_sample
 from mgjax.flow.schedules import make_schedule
+from mgjax.models.codec import unit_to_pixels
+from mgjax.models.t2v import build_model, split_model
+from mgjax.models.text.embedder import TextEmbedder
 from mgjax.models.text.prompts import with_fps_prefix
 from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
-from mgjax.pipelines.codec import load_codec
-from mgjax.train.checkpoint import open_existing
-from mgjax.train.state import build_model, split_model
 
 
 def _velocity(graphdef, flow: FlowConfig):
@@ -50,8 +53,6 @@ class T2VSampler:
         ckpt.close()
         self.embedder = None
         if cfg.text.precomputed:  # the model was trained on precomputed outputs: run the frozen encoders here
-            from mgjax.models.text.embedder import TextEmbedder
-
             with jax.set_mesh(self.mesh):
                 self.embedder = TextEmbedder(cfg.text.encoders, self.tokenizers)
         self.step = ckpt.latest_step()
@@ -69,7 +70,7 @@ class T2VSampler:
 
     def unconditional(self, n: int):
         """The classifier-free-guidance input: the bare empty prompt, as training's text dropout used it
-        (tasks.null_prompt_tokens, null_text.npz), without the FPS prefix."""
+        (the t2v task's null_prompt_tokens, null_text.npz), without the FPS prefix."""
         return self.tokens([""] * n, prefix=False)
 
     def sample(self, prompts: Sequence[str], seed: int | None = None, num_steps: int | None = None,
@@ -81,7 +82,7 @@ class T2VSampler:
         num_steps = s.num_steps if num_steps is None else num_steps
         cfg_scale = s.cfg_scale if cfg_scale is None else cfg_scale
         schedule = make_schedule(s.schedule, num_steps, min(s.linear_steps, num_steps - 1), s.linear_reference_steps)
-        shape = self.codec.latent_shape(d.num_frames, d.height, d.width)
+        shape = self.codec.geometry.latent_shape(d.num_frames, d.height, d.width)
         key = jax.random.key(seed)
         noise = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, first_index + i), shape, jnp.float32))
                           for i in range(len(prompts))])
@@ -92,7 +93,7 @@ class T2VSampler:
                                    put_batch(cond, self.mesh, VIDEO_RULES), put_batch(uncond, self.mesh, VIDEO_RULES),
                                    cfg_scale=cfg_scale, progress=progress)
             video = self.codec.decode(latents, d.num_frames)
-        video = jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8)
+        video = unit_to_pixels(video)
         if not video.is_fully_addressable:  # several processes: each holds only its devices' part of the batch
             video = multihost_utils.process_allgather(video, tiled=True)
         return np.asarray(video)

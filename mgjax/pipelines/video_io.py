@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import av
 import numpy as np
 from PIL import Image
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """A file-name stem for a prompt."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit] or "video"
 
 
 def viewing_scale(height: int, width: int, min_side: int = 128) -> int:

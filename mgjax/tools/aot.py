@@ -1,22 +1,33 @@
-"""Ahead-of-time plan for a TPU slice, on any machine (libtpu from the `tpu` extra; no TPU needed): compile the real
-text-to-video training step for a TPU topology and report per-chip memory, FLOPs and a roofline step time.
+"""Ahead-of-time plan for a TPU slice, on any machine (libtpu from the `tpu` extra; no TPU needed): compile a config's
+real training step for a TPU topology and report per-chip memory, FLOPs and a roofline step time.
 
-python -m mgjax.tools.aot --config configs/moviegen_video_30b.py --topology v5p-512 [--batch N] [--set key=value ...]
+python -m mgjax aot --config configs/moviegen_video_30b.py --topology v5p-512 [--batch N] [--set key=value ...]
 
-The step is the one `train.py` runs (flow-matching loss, frozen text encoders, AdamW, EMA, the non-finite guard) over
-cached latents (the paper caches TAE latents at 768 px), donated state, with the config's mesh, preset and remat.
-Nothing is allocated: parameters, optimizer state and the batch are ShapeDtypeStructs with shardings.
+The step is the one training runs, built by the config's task in its abstract mode (text-to-video: flow-matching
+loss over cached latents, as the paper caches TAE latents at 768 px, frozen text encoders, AdamW, EMA, the non-finite
+guard), with donated state and the config's mesh, preset and remat. Nothing is allocated: parameters, optimizer state
+and the batch are ShapeDtypeStructs with shardings.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import os
 import re
-import sys
 import time
+
+import jax
+import numpy as np
+from jax.experimental import mesh_utils, topologies
+from jax.sharding import AxisType, Mesh
+
+from mgjax.config.geometry import video_tokens
+from mgjax.config.mesh import MESH_AXES, MeshConfig
+from mgjax.config.schema import Config
+from mgjax.config.validate import check_preset_mesh
+from mgjax.config.video import VideoModelConfig
+from mgjax.errors import UserError
+from mgjax.parallel.mesh import resolve_mesh_shape
+from mgjax.train.tasks import task_for
+from mgjax.train.tasks.base import state_shardings
 
 # Per chip: HBM (GiB) and peak dense bf16 TFLOP/s, from Google's published TPU specifications.
 CHIPS = {
@@ -33,8 +44,6 @@ _SHAPES_2D = {1: "1x1", 4: "2x2", 8: "2x4", 16: "4x4", 32: "4x8", 64: "8x8", 128
 def parse_topology(text: str) -> tuple[str, str]:
     """'v5p-512' (an accelerator type: v4/v5p count TensorCores, two per chip; v5e/v6e count chips) or 'v5p:8x8x8'
     (a chip grid) -> (generation, grid)."""
-    from mgjax.errors import UserError
-
     m = re.fullmatch(r"(v4|v5p|v5e|v6e)(?:-(\d+)|:(\d+(?:x\d+){1,2}))", text.strip())
     if not m:
         raise UserError(f"bad topology {text!r}; use an accelerator type like v5p-512 or a grid like v5p:8x8x8 "
@@ -51,14 +60,8 @@ def parse_topology(text: str) -> tuple[str, str]:
     return gen, table[chips]
 
 
-def topology_mesh(gen: str, grid: str, mesh_cfg):
+def topology_mesh(gen: str, grid: str, mesh_cfg: MeshConfig) -> Mesh:
     """A mesh over the abstract devices of a TPU topology, laid out along the physical torus where possible."""
-    import numpy as np
-    from jax.experimental import mesh_utils, topologies
-    from jax.sharding import AxisType, Mesh
-
-    from mgjax.parallel.mesh import MESH_AXES, resolve_mesh_shape
-
     devices = topologies.get_topology_desc(platform="tpu", topology_name=f"{gen}:{grid}").devices
     shape = resolve_mesh_shape(mesh_cfg, len(devices))
     try:
@@ -68,88 +71,20 @@ def topology_mesh(gen: str, grid: str, mesh_cfg):
     return Mesh(arranged, MESH_AXES, axis_types=(AxisType.Auto,) * len(MESH_AXES))
 
 
-def abstract_train_state(cfg, tx, mesh):
-    """(graphdef, state) as ShapeDtypeStructs carrying their shardings."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-    from flax import nnx
-    from jax.sharding import NamedSharding, PartitionSpec as P
-
-    from mgjax.models.t2v import TextToVideo, trainable_filter
-
-    with jax.set_mesh(mesh):
-        model = nnx.eval_shape(lambda: TextToVideo(cfg, rngs=nnx.Rngs(0)))
-        graphdef, params, rest = nnx.split(model, trainable_filter(cfg), ...)
-        params, rest = nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
-        concrete = lambda t: jax.tree.map(  # noqa: E731  (abstract-mesh shardings -> this mesh's devices)
-            lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=NamedSharding(mesh, a.sharding.spec)), t)
-        params, rest = concrete(params), concrete(rest)
-    replicated = NamedSharding(mesh, P())
-    # Optimizer moments shard like their parameters (as jit(tx.init) places them in training); counters replicate.
-    opt_state = optax.tree_map_params(
-        tx, lambda a, p: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=p.sharding), jax.eval_shape(tx.init, params),
-        params, transform_non_params=lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated))
-    step = jax.ShapeDtypeStruct((), jnp.int32, sharding=replicated)
-    return graphdef, {"params": params, "rest": rest, "opt_state": opt_state, "ema": params, "step": step}
-
-
-def abstract_batch(cfg, mesh, batch: int):
-    """Cached latents and per-encoder token ids + masks (or, with text.precomputed, encoder outputs)."""
-    import jax
-    import jax.numpy as jnp
-
-    from mgjax.models.codec.base import latent_grid
-    from mgjax.parallel.rules import video_rules
-    from mgjax.parallel.sharding import batch_sharding
-
-    rules = video_rules(cfg.mesh.parallelism)
-    d = cfg.data
-
-    def struct(shape, dtype):
-        return jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding(mesh, len(shape), rules, shape[0]))
-
-    text = []
-    for e in cfg.text.encoders:
-        first = (struct((batch, e.max_length, e.width), jnp.float32) if cfg.text.precomputed
-                 else struct((batch, e.max_length), jnp.int32))
-        text.append((first, struct((batch, e.max_length), jnp.bool_)))
-    return {"latent": struct((batch,) + tuple(latent_grid(cfg.codec, d.num_frames, d.height, d.width)), jnp.float32),
-            "text": text}
-
-
-def null_tokens(cfg):
-    """The empty prompt per encoder as constants (an EOS-only prompt; its exact ids do not change the program)."""
-    import jax.numpy as jnp
-
-    out = []
-    for e in cfg.text.encoders:
-        mask = jnp.zeros((1, e.max_length), bool).at[0, 0].set(True)
-        first = (jnp.zeros((1, e.max_length, e.width), jnp.float32) if cfg.text.precomputed
-                 else jnp.ones((1, e.max_length), jnp.int32))
-        out.append((first, mask))
-    return out
-
-
-def plan(cfg, topology: str, batch: int | None = None) -> dict:
-    import jax
-
-    from mgjax.parallel.presets import check_parallelism
-    from mgjax.tools.inspect import forward_flops, token_counts
-    from mgjax.train.optim import make_optimizer
-    from mgjax.train.t2v_step import make_train_step
-
+def plan(cfg: Config, topology: str, batch: int | None = None) -> dict:
+    """Compile the config's task's training step (its last phase, which has every loss on) for the topology."""
     gen, grid = parse_topology(topology)
     mesh = topology_mesh(gen, grid, cfg.mesh)
     shape = dict(mesh.shape)
-    check_parallelism(cfg, shape)
+    check_preset_mesh(cfg.mesh.parallelism, shape)
+    task = task_for(cfg, abstract=True)
+    task.check_mesh(shape)
     batch = batch or shape["data"] * shape["fsdp"]  # one clip per data-parallel rank
-    tx = make_optimizer(cfg.optim, cfg.train.steps)
     t0 = time.time()
-    graphdef, state = abstract_train_state(cfg, tx, mesh)
-    shardings = jax.tree.map(lambda a: a.sharding, state)
-    inputs = abstract_batch(cfg, mesh, batch)
-    step = make_train_step(graphdef, cfg, None, tx, null_tokens(cfg))
+    state = task.abstract_state(mesh)
+    shardings = state_shardings(state)
+    inputs = task.abstract_batch(mesh, batch)
+    step = task.make_step(task.phase(cfg.train.steps - 1))
     with jax.set_mesh(mesh):
         lowered = jax.jit(step, donate_argnums=(0,), out_shardings=(shardings, None)).lower(state, inputs)
         t_lower = time.time() - t0
@@ -158,28 +93,26 @@ def plan(cfg, topology: str, batch: int | None = None) -> dict:
             mem = compiled.memory_analysis()
             args, out, temp = mem.argument_size_in_bytes, mem.output_size_in_bytes, mem.temp_size_in_bytes
             alias = getattr(mem, "alias_size_in_bytes", 0)
+            xla_flops = (compiled.cost_analysis() or {}).get("flops")
         except jax.errors.JaxRuntimeError as e:  # XLA refuses programs that cannot fit; report what it needed
             needed = re.search(r"HLO temporaries \(([\d.]+)G\)", str(e))
             if "CompileTimeHbmOom" not in str(e) or not needed:
                 raise
             args = out = alias = 0
             temp = float(needed.group(1)) * 2.0 ** 30
+            xla_flops = None
     t_compile = time.time() - t0 - t_lower
     gib = 2.0 ** 30
     peak = args + temp + out - alias  # donated state is aliased to the new state
-    tokens = token_counts(cfg)
-    fwd = forward_flops(cfg, tokens["video_tokens"], tokens["text_tokens"])
-    # Model FLOPs of a training step: forward + backward (2x forward) of the backbone; remat's recomputation and the
-    # frozen encoders' forward are not counted (the MFU convention).
-    model_flops = 3 * fwd["total"] * batch
+    # Model FLOPs of a step, analytic where the task knows them (XLA counts a scanned layer once); else XLA's count.
+    model_flops = task.model_flops(batch) or xla_flops or 0.0
     chips = mesh.size
     spec = CHIPS[gen]
     roofline_s = model_flops / (chips * spec["bf16_tflops"] * 1e12)
-    return {
-        "config": cfg.name, "topology": f"{gen}-{chips * spec['cores_per_chip']} ({gen}:{grid}, {chips} chips)",
-        "mesh": shape, "parallelism": cfg.mesh.parallelism, "remat": cfg.model.remat,
-        "context_parallel": cfg.model.context_parallel, "global_batch": batch,
-        "video_tokens_per_clip": tokens["video_tokens"], "tokens_per_step": tokens["video_tokens"] * batch,
+    result = {
+        "config": cfg.name, "task": cfg.task,
+        "topology": f"{gen}-{chips * spec['cores_per_chip']} ({gen}:{grid}, {chips} chips)",
+        "mesh": shape, "parallelism": cfg.mesh.parallelism, "global_batch": batch,
         "per_chip_gib": {"arguments": args / gib, "outputs": out / gib, "aliased": alias / gib,
                          "temporaries": temp / gib, "peak": peak / gib, "hbm": spec["hbm_gib"]},
         "fits": peak <= spec["hbm_gib"] * gib,
@@ -187,15 +120,22 @@ def plan(cfg, topology: str, batch: int | None = None) -> dict:
         "roofline_step_s": roofline_s,
         "lower_s": t_lower, "compile_s": t_compile,
     }
+    if isinstance(cfg.model, VideoModelConfig):
+        tokens = video_tokens(cfg)["video_tokens"]
+        result.update(remat=cfg.model.remat, context_parallel=cfg.model.context_parallel,
+                      video_tokens_per_clip=tokens, tokens_per_step=tokens * batch)
+    return result
 
 
 def format_plan(r: dict) -> str:
     m, g = r["mesh"], r["per_chip_gib"]
+    video = "video_tokens_per_clip" in r
+    extra = f", remat {r['remat']}, CP {r['context_parallel']}" if video else ""
     return "\n".join([
-        f"{r['config']} on {r['topology']}: mesh data={m['data']} fsdp={m['fsdp']} tensor={m['tensor']} "
-        f"context={m['context']} ({r['parallelism']}, remat {r['remat']}, CP {r['context_parallel']})",
-        f"global batch {r['global_batch']} clips x {r['video_tokens_per_clip']:,d} tokens = "
-        f"{r['tokens_per_step']:,d} tokens per step",
+        f"{r['config']} ({r['task']}) on {r['topology']}: mesh data={m['data']} fsdp={m['fsdp']} "
+        f"tensor={m['tensor']} context={m['context']} ({r['parallelism']}{extra})",
+        (f"global batch {r['global_batch']} clips x {r['video_tokens_per_clip']:,d} tokens = "
+         f"{r['tokens_per_step']:,d} tokens per step" if video else f"global batch {r['global_batch']}"),
         f"per chip: arguments {g['arguments']:.2f} GiB, temporaries {g['temporaries']:.2f} GiB, outputs "
         f"{g['outputs']:.2f} GiB (aliased {g['aliased']:.2f}) -> peak {g['peak']:.2f} of {g['hbm']} GiB HBM: "
         f"{'fits' if r['fits'] else 'DOES NOT FIT'}",
@@ -204,38 +144,3 @@ def format_plan(r: dict) -> str:
         f"lowered in {r['lower_s']:.1f} s, compiled in {r['compile_s']:.1f} s",
     ])
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--topology", required=True, help="e.g. v5p-512 (TensorCores) or v5p:8x8x8 (chip grid)")
-    parser.add_argument("--batch", type=int, default=None, help="global batch (default: one clip per data x fsdp)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    from mgjax.config import load_config
-    from mgjax.errors import UserError
-
-    cfg = load_config(args.config, args.set)
-    if cfg.task != "t2v":
-        raise UserError(f"the AOT planner compiles the text-to-video step; {args.config} has task={cfg.task}")
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="latents"))
-    r = plan(cfg, args.topology, args.batch)
-    print(json.dumps(r, indent=2) if args.json else format_plan(r))
-    return 0
-
-
-def prepare_environment() -> None:
-    """Compile for TPU from a CPU-only process: JAX itself runs on CPU, libtpu only compiles. libtpu reads the
-    accelerator type at start-up and warns without one; any valid type quiets it (the topology is given per call)."""
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    os.environ.setdefault("TPU_ACCELERATOR_TYPE", "v5p-8")
-    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
-
-
-if __name__ == "__main__":
-    prepare_environment()
-    from mgjax.cli import run_main, set_global_flags
-
-    set_global_flags()
-    run_main(main, sys.argv[1:])

@@ -1,62 +1,52 @@
-"""Export a training run's weights alone (no optimizer or discriminator state) as a small, loadable run directory.
+"""Export a run's weights alone (no optimizer or discriminator state) as a small, loadable run directory.
 
-python -m mgjax.tools.export --config configs/tae_shapes.py --workdir runs/tae_shapes --out assets/tae_shapes
+python -m mgjax export --config configs/tae_shapes.py --workdir runs/tae_shapes --out assets/tae_shapes
 
-The result has `checkpoints/STEP` with the `params` item only, plus the run's config.json and latent_stats.json, so
-`codec.checkpoint=OUT` loads it like the original run. This is how assets/tae_shapes (the demo's TAE) was made.
+The result has `checkpoints/STEP` with the items the run's task needs for inference (the TAE: `params`; text-to-video:
+`params`, `ema` and the frozen `rest`), plus the run's config.json, latent statistics and tokenizer files, so it
+loads like the original run (`codec.checkpoint=OUT`, `sample --workdir OUT`). assets/tae_shapes was made this way.
 """
 
 from __future__ import annotations
 
 import pathlib
 import shutil
-import sys
 
 import jax
-from flax import nnx
 
-from mgjax.cli import run_main, run_parser, set_global_flags
-from mgjax.config import Config
+from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir, open_existing
+from mgjax.config.schema import Config
 from mgjax.errors import UserError
 from mgjax.parallel.mesh import make_mesh
-from mgjax.train.checkpoint import Checkpointer, checkpoint_dir, open_existing
+from mgjax.train.tasks import task_for
 
-CARRIED_FILES = ("config.json", "latent_stats.json")
+CARRIED_FILES = ("config.json", "latent_stats.json", "tokenizer_*.model")
 
 
 def export_params(cfg: Config, workdir: str | pathlib.Path, out: str | pathlib.Path) -> int:
-    """-> the exported step."""
-    if cfg.task != "tae":
-        raise UserError("export handles TAE runs (task=tae); video-model runs sample from their own workdir")
-    from mgjax.pipelines.codec import restore_tae
-
+    """-> the exported step. OUT must not be the run itself, and is replaced only once the export is complete."""
     workdir, out = pathlib.Path(workdir), pathlib.Path(out)
-    step = open_existing(workdir).latest_step()
-    with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
-        params = nnx.to_pure_dict(nnx.state(restore_tae(cfg.codec, workdir), nnx.Param))
-        if out.exists():
-            shutil.rmtree(out)
-        ckpt = Checkpointer(checkpoint_dir(out), keep=1, async_save=False)
-        ckpt.save(step, {"params": params}, meta={"config": cfg.name, "task": cfg.task, "step": step,
-                                                   "exported_from": str(workdir)})
-        ckpt.close()
-    for name in CARRIED_FILES:
-        if (workdir / name).is_file():
-            shutil.copy(workdir / name, out / name)
+    if out.resolve() == workdir.resolve():
+        raise UserError(f"--out {out} is the run itself; export to another directory")
+    task = task_for(cfg, abstract=True)
+    ckpt = open_existing(workdir)
+    step = ckpt.latest_step()
+    mesh = make_mesh(cfg.mesh, jax.devices()[:1])
+    abstract = task.abstract_state(mesh)
+    with jax.set_mesh(mesh):
+        try:
+            weights = ckpt.restore(abstract, items=task.inference_items)
+        finally:
+            ckpt.close()
+        partial = out.with_name(out.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        writer = Checkpointer(checkpoint_dir(partial), keep=1, async_save=False)
+        writer.save(step, weights, meta={"config": cfg.name, "task": cfg.task, "step": step,
+                                         "exported_from": str(workdir)})
+        writer.close()
+    for pattern in CARRIED_FILES:
+        for path in workdir.glob(pattern):
+            shutil.copy2(path, partial / path.name)
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
     return step
-
-
-def main(argv=None) -> int:
-    parser = run_parser(__doc__)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    from mgjax.config import load_config
-
-    step = export_params(load_config(args.config, args.set), args.workdir, args.out)
-    print(f"exported the weights of step {step} to {args.out}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    set_global_flags()
-    run_main(main, sys.argv[1:])

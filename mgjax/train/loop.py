@@ -1,5 +1,5 @@
 """The shared training loop: build the task on a mesh, resume from the workdir's latest checkpoint, train, log,
-checkpoint. What is trained (text-to-video, TAE) is the task's business (`mgjax/train/tasks.py`)."""
+checkpoint. What is trained (text-to-video, TAE, ...) is the task's business (`mgjax/train/tasks/`)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ import time
 import jax
 from jax.experimental import multihost_utils
 
-from mgjax.config import Config, format_config, save_config
+from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir
+from mgjax.config.load import format_config, save_config
+from mgjax.config.schema import Config
+from mgjax.config.validate import check_preset_mesh
 from mgjax.errors import UserError
 from mgjax.parallel.mesh import make_mesh
-from mgjax.parallel.presets import check_parallelism, check_sharded_enough, sharding_report
 from mgjax.parallel.sharding import put_batch
-from mgjax.train.checkpoint import Checkpointer, checkpoint_dir
 from mgjax.train.metrics import MetricsWriter
 from mgjax.train.optim import learning_rate_schedule
-from mgjax.train.state import state_shardings
-from mgjax.train.tasks import build_task
+from mgjax.train.tasks import task_for
+from mgjax.train.tasks.base import state_shardings
 
 
 @contextlib.contextmanager
@@ -75,16 +76,11 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
     last: dict[str, float] = {}
     with jax.set_mesh(mesh):
         start = ckpt.latest_step() or 0
-        task = build_task(cfg, workdir, fresh=not start)
-        state = task.state
-        check_parallelism(cfg, dict(mesh.shape))
-        if cfg.task == "t2v":
-            report = sharding_report(state["params"], dict(mesh.shape), cfg.mesh.parallelism)
-            if verbose:
-                print(f"parallelism {cfg.mesh.parallelism} on mesh {dict(mesh.shape)}: parameters "
-                      f"{report['per_device_bytes'] / 2**20:.1f} MiB per device (ideal "
-                      f"{report['ideal_per_device_bytes'] / 2**20:.1f} MiB)", flush=True)
-            check_sharded_enough(report)
+        check_preset_mesh(cfg.mesh.parallelism, dict(mesh.shape))
+        task = task_for(cfg, workdir)
+        task.check_mesh(dict(mesh.shape))
+        state = task.init_state(fresh=not start)
+        task.check_state(state, dict(mesh.shape), verbose)
         data_state = None
         if start:
             state = dict(state, **ckpt.restore(state))

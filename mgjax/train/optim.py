@@ -6,7 +6,7 @@ import jax
 import optax
 from optax.contrib import MuonDimensionNumbers, muon
 
-from mgjax.config.schema import OptimConfig
+from mgjax.config.train import OptimConfig
 
 
 def learning_rate_schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:

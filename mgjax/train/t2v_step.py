@@ -17,18 +17,13 @@ from flax import nnx
 from mgjax.config.schema import Config
 from mgjax.flow.path import interpolate, model_velocity, velocity_target
 from mgjax.flow.timesteps import sample_t
-from mgjax.models.codec.base import LatentCodec
+from mgjax.models.codec import LatentCodec, pixels_to_unit
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import constrain
 from mgjax.train.ema import ema_decay_at, ema_update
 from mgjax.train.guard import is_finite, keep_if, skipped
 
 TrainState = dict[str, Any]
-
-
-def pixels_to_unit(video: jax.Array) -> jax.Array:
-    """uint8 [0, 255] -> float32 [-1, 1]."""
-    return video.astype(jnp.float32) / 127.5 - 1.0
 
 
 def drop_text(tokens, null_tokens, drop: jax.Array):

@@ -17,10 +17,10 @@ import optax
 from flax import nnx
 
 from mgjax.config.schema import Config
+from mgjax.models.codec import pixels_to_unit
 from mgjax.models.tae.losses import (adaptive_weight, hinge_discriminator_loss, hinge_generator_loss, kl_loss,
                                      outlier_penalty, outlier_ratio, reconstruction_loss)
 from mgjax.train.guard import is_finite, keep_if, skipped
-from mgjax.train.t2v_step import pixels_to_unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,7 @@ class TAEPhase:
 
 
 def tae_phase(cfg: Config, step: int) -> TAEPhase:
-    loss = cfg.tae_loss
+    loss = cfg.loss
     return TAEPhase(adversarial=loss.disc_weight > 0 and step >= loss.disc_start,
                     outlier_penalty=loss.opl_weight > 0 and step >= loss.opl_start)
 
@@ -55,7 +55,7 @@ def random_crops(video: jax.Array, key: jax.Array, size: int) -> jax.Array:
 def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.GradientTransformation,
                         disc_tx: optax.GradientTransformation, phase: TAEPhase,
                         perceptual: Callable[[jax.Array, jax.Array], jax.Array] | None = None):
-    loss_cfg = cfg.tae_loss
+    loss_cfg = cfg.loss
 
     def reconstruction_terms(video, recon_full):
         recon = recon_full[:, :video.shape[1]]

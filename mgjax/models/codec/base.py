@@ -1,45 +1,59 @@
-"""The latent codec interface the video model trains in: pixels (b, t, h, w, 3) <-> latents (b, t', h', w', c).
+"""The latent codec protocol every generative model trains in, and the registry of codec kinds.
 
-Implementations: the trained TAE (`tae_codec.py`, loaded from a TAE run by `mgjax.pipelines.codec.load_codec`) and a
-lossless, parameter-free space-to-depth codec for training on pixels.
+A codec maps a signal (video (b, t, h, w, 3), image, audio) in [-1, 1] to latents and back, and declares its shape
+arithmetic as a `LatentGeometry` (mgjax/config/geometry.py). Kinds register here by `CodecConfig.kind`; a kind with
+weights names the module they restore into, and `mgjax.checkpoint.restore.load_codec` loads them.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 import jax
+import jax.numpy as jnp
+from flax import nnx
 
-from mgjax.errors import UserError
+from mgjax.config.codec import CodecConfig
+from mgjax.config.geometry import LatentGeometry
 
 
 class LatentCodec(Protocol):
-    factors: tuple[int, int, int]  # (t, h, w) compression
-    latent_channels: int
+    geometry: LatentGeometry
 
-    def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
-        """(t', h', w', c) for a clip of the given size."""
+    def encode(self, signal: jax.Array) -> jax.Array:
+        """signal (b, *axes, c) in [-1, 1] -> latents (b, *latent axes, geometry.channels)."""
 
-    def encode(self, video: jax.Array) -> jax.Array:
-        """video: (b, t, h, w, 3) in [-1, 1] -> latents (b, t', h', w', c)."""
-
-    def decode(self, latents: jax.Array, num_frames: int | None = None) -> jax.Array:
-        """latents (b, t', h', w', c) -> video (b, num_frames or ft * t', h, w, 3) in [-1, 1]."""
+    def decode(self, latents: jax.Array, length: int | None = None) -> jax.Array:
+        """latents -> signal in [-1, 1]; `length` trims the first axis (frames, samples) to the original's."""
 
 
-def latent_grid(cfg, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """(t', h', w', c) from a `CodecConfig` alone (no model built): ceil(frames / ft) latent frames, so one frame (an
-    image) keeps one latent frame."""
-    ft, fh, fw = cfg.factors
-    channels = cfg.pixel_channels * ft * fh * fw if cfg.kind == "space_to_depth" else cfg.latent_channels
-    return (-(-frames // ft), height // fh, width // fw, channels)
+class CodecKind(Protocol):
+    """What a codec kind registers: `module(cfg)` is the nnx module its weights restore into (None: no weights);
+    `build(cfg, module, stats)` makes the codec from it and the run's latent statistics (None without weights)."""
+
+    def module(self, cfg: CodecConfig) -> nnx.Module | None: ...
+
+    def build(self, cfg: CodecConfig, module: nnx.Module | None, stats: dict[str, Any] | None) -> LatentCodec: ...
 
 
-def build_codec(cfg) -> LatentCodec:
-    """A parameter-free codec named by a `CodecConfig`; a TAE has weights, so it comes from
-    `mgjax.pipelines.codec.load_codec`."""
-    from mgjax.models.codec.space_to_depth import SpaceToDepthCodec  # imported here: it implements this interface
+CODECS: dict[str, CodecKind] = {}
 
-    if cfg.kind == "space_to_depth":
-        return SpaceToDepthCodec(cfg.factors, cfg.pixel_channels)
-    raise UserError(f"codec kind {cfg.kind!r} has weights: load it with mgjax.pipelines.codec.load_codec")
+
+def register_codec(kind: str) -> Callable[[type], type]:
+    """Class decorator: the class's `module` and `build` classmethods make it a `CodecKind` for `kind`."""
+
+    def register(cls: type) -> type:
+        CODECS[kind] = cls
+        return cls
+
+    return register
+
+
+def pixels_to_unit(video: jax.Array) -> jax.Array:
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return video.astype(jnp.float32) / 127.5 - 1.0
+
+
+def unit_to_pixels(video: jax.Array) -> jax.Array:
+    """float [-1, 1] -> uint8 [0, 255], rounded and clipped (the inverse of `pixels_to_unit`)."""
+    return jnp.clip(jnp.round((video + 1.0) * 127.5), 0, 255).astype(jnp.uint8)

@@ -5,19 +5,27 @@ from __future__ import annotations
 import jax
 from einops import rearrange
 
+from mgjax.config.codec import CodecConfig
+from mgjax.config.geometry import codec_geometry
+from mgjax.models.codec.base import register_codec
 
+
+@register_codec("space_to_depth")
 class SpaceToDepthCodec:
     """(b, t, h, w, c) -> (b, t/ft, h/fh, w/fw, ft*fh*fw*c). A one-frame image with ft > 1 is tiled in time first,
     so images and videos share one codec (decode keeps the first frame)."""
 
-    def __init__(self, factors: tuple[int, int, int], pixel_channels: int = 3):
-        self.factors = tuple(factors)
-        self.pixel_channels = pixel_channels
-        self.latent_channels = pixel_channels * factors[0] * factors[1] * factors[2]
+    def __init__(self, cfg: CodecConfig):
+        self.geometry = codec_geometry(cfg)
+        self.factors = tuple(cfg.factors)
 
-    def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
-        ft, fh, fw = self.factors
-        return (max(frames // ft, 1), height // fh, width // fw, self.latent_channels)
+    @classmethod
+    def module(cls, cfg: CodecConfig) -> None:
+        return None
+
+    @classmethod
+    def build(cls, cfg: CodecConfig, module=None, stats=None) -> "SpaceToDepthCodec":
+        return cls(cfg)
 
     def encode(self, video: jax.Array) -> jax.Array:
         ft, fh, fw = self.factors
@@ -25,7 +33,7 @@ class SpaceToDepthCodec:
             video = jax.numpy.repeat(video, ft, axis=1)
         return rearrange(video, "b (t ft) (h fh) (w fw) c -> b t h w (ft fh fw c)", ft=ft, fh=fh, fw=fw)
 
-    def decode(self, latents: jax.Array, num_frames: int | None = None) -> jax.Array:
+    def decode(self, latents: jax.Array, length: int | None = None) -> jax.Array:
         ft, fh, fw = self.factors
         video = rearrange(latents, "b t h w (ft fh fw c) -> b (t ft) (h fh) (w fw) c", ft=ft, fh=fh, fw=fw)
-        return video if num_frames is None else video[:, :num_frames]
+        return video if length is None else video[:, :length]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from einops import rearrange
 from flax import nnx
 
+from mgjax.config.geometry import frames_after_stride
 from mgjax.nn.params import param, partitioned
 
 
@@ -21,11 +21,6 @@ def fold_time(x: jax.Array) -> jax.Array:
 
 def unfold_time(x: jax.Array, batch: int) -> jax.Array:
     return rearrange(x, "(b t) h w c -> b t h w c", b=batch)
-
-
-def frames_after_stride(frames: int, stride: int) -> int:
-    """A stride-s temporal conv keeps ceil(t / s) frames, so any length encodes and one frame stays one frame."""
-    return -(-frames // stride)
 
 
 class GroupNorm(nnx.Module):
@@ -155,7 +150,3 @@ class Upsample(nnx.Module):
         if self.temporal is not None:
             x = self.temporal(jnp.repeat(x, 2, axis=1))
         return x
-
-
-def temporal_factor(temporal_downsample) -> int:
-    return int(np.prod([2 if t else 1 for t in temporal_downsample]))

@@ -1,7 +1,7 @@
 """The Movie Gen temporal autoencoder (paper §3.1.1): RGB video or image <-> (t/8, h/8, w/8, 16) latents.
 
-Frame counts: every stride-2 temporal conv keeps ceil(t / 2) frames, so a clip of t frames encodes to
-ceil(t / ft) latent frames (ft = 8 for the paper: 1 frame -> 1, 9..16 -> 2, 256 -> 32) and t' latent frames decode to
+Frame counts (mgjax/config/geometry.py): every stride-2 temporal conv keeps ceil(t / 2) frames, so a clip of t
+frames encodes to ceil(t / ft) latent frames (ft = 8 for the paper: 1 frame -> 1, 9..16 -> 2, 256 -> 32) and t' latent frames decode to
 ft * t' frames. `decode(z, num_frames)` keeps the first `num_frames` and discards the spurious rest (paper: "spurious"
 extra output frames are discarded), so encode -> decode returns the input's length for any t, including an image.
 """
@@ -12,24 +12,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from mgjax.config.schema import TAEConfig
+from mgjax.config.tae import TAEConfig
 from mgjax.models.tae.attention import SpatialAttention, TemporalAttention
-from mgjax.models.tae.layers import (Conv25D, Downsample, GroupNorm, ResBlock, Upsample, frames_after_stride,
-                                     temporal_factor)
+from mgjax.models.tae.layers import Conv25D, Downsample, GroupNorm, ResBlock, Upsample
 from mgjax.nn.dtypes import dtype_of
 from mgjax.parallel.rules import TAE_RULES, Rules, use_rules
-
-
-def compression(cfg: TAEConfig) -> tuple[int, int, int]:
-    """(t, h, w) compression of a TAE config."""
-    spatial = 2 ** (len(cfg.channel_mult) - 1)
-    return temporal_factor(cfg.temporal_downsample), spatial, spatial
-
-
-def latent_frames(cfg: TAEConfig, frames: int) -> int:
-    for down in cfg.temporal_downsample:
-        frames = frames_after_stride(frames, 2) if down else frames
-    return frames
 
 
 def _kw(cfg: TAEConfig, rngs: nnx.Rngs) -> dict:

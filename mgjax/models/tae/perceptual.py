@@ -59,8 +59,8 @@ class LPIPS:
 def load_lpips(path: str | pathlib.Path) -> LPIPS:
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UserError(f"perceptual weights {str(path)!r} not found; make them with "
-                        f"`python -m mgjax.tools.convert_lpips` or set tae_loss.perceptual_weight=0")
+        raise UserError(f"perceptual weights {str(path)!r} not found: an .npz of torchvision VGG16's features.N "
+                        f"and LPIPS's linK arrays (nothing is downloaded), or set loss.perceptual_weight=0")
     with np.load(path) as data:
         weights = {k: data[k] for k in data.files}
     missing = [f"features.{i}.weight" for stage in VGG16_CONVS for i in stage if f"features.{i}.weight" not in weights]

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mgjax.models.tae.model import TemporalAutoencoder, compression
+from mgjax.config.geometry import tae_compression
+from mgjax.models.tae.model import TemporalAutoencoder
 
 
 def tile_starts(size: int, tile: int, stride: int) -> list[int]:
@@ -91,7 +92,7 @@ def tiled_encode(model: TemporalAutoencoder, video: jax.Array) -> tuple[jax.Arra
     """video (b, t, h, w, 3) -> posterior (mean, logvar), encoding `encode_tile_frames` frames at a time without
     overlap; a last partial tile is encoded on its own."""
     cfg = model.cfg
-    _, fs, _ = compression(cfg)
+    _, fs, _ = tae_compression(cfg)
     tile = cfg.encode_tile_frames
 
     def encode(v):
@@ -115,7 +116,7 @@ def tiled_encode(model: TemporalAutoencoder, video: jax.Array) -> tuple[jax.Arra
 def tiled_decode(model: TemporalAutoencoder, z: jax.Array, num_frames: int | None = None) -> jax.Array:
     """latents (b, t', h', w', c) -> video (b, num_frames or ft * t', h, w, 3) from overlapping decoder tiles."""
     cfg = model.cfg
-    ft, fs, _ = compression(cfg)
+    ft, fs, _ = tae_compression(cfg)
     tile = cfg.decode_tile_frames // ft
     stride = (cfg.decode_tile_frames - cfg.decode_tile_overlap) // ft
     spatial_tile = cfg.spatial_tile // fs

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from mgjax.config.schema import TextEncoderConfig
+from mgjax.config.text import TextEncoderConfig
 from mgjax.models.text.stack import build_encoder, encode_prompts, load_pretrained_encoders
 
 EMBEDDER_SEED = 7919  # fixed: precompute and sampling must build identical frozen encoders

@@ -15,7 +15,10 @@ from typing import Callable, Iterable, Sequence
 import jax.numpy as jnp
 from flax import nnx
 
-from mgjax.config.schema import TextEncoderConfig
+from mgjax.config.text import TextEncoderConfig
+from mgjax.convert.clip import load_clip_text
+from mgjax.convert.safetensors import Checkpoint
+from mgjax.convert.t5 import load_t5_encoder
 from mgjax.errors import UserError
 from mgjax.models.text.clip import CLIPTextEncoder
 from mgjax.models.text.clip_tokenizer import CLIPTokenizer
@@ -56,10 +59,6 @@ def load_pretrained_encoders(encoders: Sequence[nnx.Module | None], cfgs: Sequen
 
 def load_encoder_weights(encoder: nnx.Module, cfg: TextEncoderConfig) -> int:
     """Copy `cfg.checkpoint` (Hugging Face safetensors) into `encoder`; returns the number of values loaded."""
-    from mgjax.convert.clip import load_clip_text
-    from mgjax.convert.safetensors import Checkpoint
-    from mgjax.convert.t5 import load_t5_encoder
-
     checkpoint = Checkpoint(cfg.checkpoint)
     what = f"{cfg.name} checkpoint {cfg.checkpoint!r}"
     load = load_t5_encoder if cfg.kind == "t5" else load_clip_text

@@ -15,7 +15,7 @@ from einops import rearrange
 from flax import nnx
 
 from mgjax.attention import attend
-from mgjax.config.schema import TextEncoderConfig
+from mgjax.config.text import TextEncoderConfig
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
 from mgjax.nn.activations import activation

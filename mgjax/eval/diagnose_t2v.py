@@ -1,6 +1,6 @@
 """Why does a text-to-video run not learn something? Per-layer probes of a model at chosen flow times.
 
-python -m mgjax.tools.diagnose_t2v --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny [--json]
+python -m mgjax diagnose --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny [--json]
 
 For pure-noise inputs at each flow time t (the regime where sampling decides where objects go) it reports, per layer:
 - self-attention entropy per head, against log(tokens) for uniform attention: near-uniform heads only average;
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from mgjax.cli import run_main, run_parser, set_global_flags
+from mgjax.pipelines.t2v import T2VSampler
 
 DEFAULT_TIMES = (0.05, 0.5)
 # (name, caption a, caption b): the first pair is the reference (a word that is learned early: colour).
@@ -90,26 +89,13 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = run_parser(__doc__)
-    parser.add_argument("--times", type=float, nargs="+", default=list(DEFAULT_TIMES))
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    set_global_flags()
-    from mgjax.config import load_config
-    from mgjax.pipelines.t2v import T2VSampler
-
-    cfg = load_config(args.config, args.set)
-    sampler = T2VSampler(cfg, args.workdir)
+def run(cfg, workdir, times=DEFAULT_TIMES, as_json: bool = False) -> str:
+    """Diagnose a run's EMA weights; -> the printable report (or JSON)."""
+    sampler = T2VSampler(cfg, workdir)
     model = nnx.merge(sampler.graphdef, *sampler.weights)
     d = cfg.data
     with jax.set_mesh(sampler.mesh):
-        report = diagnose(model, sampler.codec.latent_shape(d.num_frames, d.height, d.width), sampler.tokens,
-                          times=args.times)
+        report = diagnose(model, sampler.codec.geometry.latent_shape(d.num_frames, d.height, d.width), sampler.tokens,
+                          times=times)
     report["step"] = sampler.step
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
-
-
-if __name__ == "__main__":
-    run_main(main, sys.argv[1:])
+    return json.dumps(report, indent=2) if as_json else format_report(report)

@@ -1,6 +1,6 @@
 """Does a run's text encoder know which object each word of a two-object caption belongs to?
 
-python -m mgjax.tools.binding_probe --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny [--num N]
+python -m mgjax binding-probe --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny [--num N]
 
 In "a red circle moving left and a blue square moving up" the backbone can only put each direction on the right
 object if the encoder's output at "red" says "left" (or the output at "left" says "red"). A linear probe (ridge
@@ -13,18 +13,15 @@ two-object scenes, as the model saw them (FPS prefix included when the config us
 
 from __future__ import annotations
 
-import sys
-
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from mgjax.cli import run_main, run_parser, set_global_flags
-from mgjax.config import load_config
 from mgjax.data.moving_shapes import COLORS, DIRECTIONS, MovingShapes
 from mgjax.errors import UserError
 from mgjax.eval.shapes_evaluator import parse_caption
 from mgjax.models.text.prompts import with_fps_prefix
+from mgjax.pipelines.t2v import T2VSampler
 
 _COLORS = tuple(COLORS)
 
@@ -73,38 +70,27 @@ def binding_probe(encode, processor, num_frames: int, num: int = 3000, seed: int
     }
 
 
-def main(argv=None) -> int:
-    parser = run_parser(__doc__)
-    parser.add_argument("--num", type=int, default=3000, help="two-object training captions to probe")
-    parser.add_argument("--encoder", type=int, default=0, help="which text encoder (index into text.encoders)")
-    args = parser.parse_args(argv)
-    set_global_flags()
-    from mgjax.pipelines.t2v import T2VSampler
-
-    cfg = load_config(args.config, args.set)
-    if not 0 <= args.encoder < len(cfg.text.encoders):
-        raise UserError(f"--encoder must be in [0, {len(cfg.text.encoders)}), got {args.encoder}")
-    if cfg.text.encoders[args.encoder].kind != "t5" or cfg.text.precomputed:
+def run(cfg, workdir, num: int = 3000, encoder_index: int = 0) -> str:
+    """Probe a run's text encoder `encoder_index`; -> the printable report."""
+    if not 0 <= encoder_index < len(cfg.text.encoders):
+        raise UserError(f"--encoder must be in [0, {len(cfg.text.encoders)}), got {encoder_index}")
+    if cfg.text.encoders[encoder_index].kind != "t5" or cfg.text.precomputed:
         raise UserError("binding_probe reads a T5-kind encoder that runs inside the model (not text.precomputed)")
-    sampler = T2VSampler(cfg, args.workdir)
-    encoder = nnx.merge(sampler.graphdef, *sampler.weights).text_encoders[args.encoder]
-    tokenizer = sampler.tokenizers[args.encoder]
+    sampler = T2VSampler(cfg, workdir)
+    encoder = nnx.merge(sampler.graphdef, *sampler.weights).text_encoders[encoder_index]
+    tokenizer = sampler.tokenizers[encoder_index]
 
     def encode(prompts):
-        batch = tokenizer.encode(prompts, cfg.text.encoders[args.encoder].max_length)
+        batch = tokenizer.encode(prompts, cfg.text.encoders[encoder_index].max_length)
         if batch.num_truncated:  # a cut-off word would be read at the EOS or padding position
             raise UserError(f"{batch.num_truncated} probe captions are longer than the encoder's max_length")
         return encoder(jnp.asarray(batch.ids), jnp.asarray(batch.mask))
 
     d = cfg.data
-    result = binding_probe(encode, tokenizer.processor, d.num_frames, args.num, fps=d.fps if d.fps_prefix else None)
-    print(f"checkpoint step {sampler.step}, {args.num} two-object training captions, linear probe on held-out objects")
-    print(f"  at the colour word: own direction {result['color_word_own_direction']:.1%}, "
-          f"other object's {result['color_word_other_direction']:.1%} (chance 25%)")
-    print(f"  at the direction word: own colour {result['direction_word_own_color']:.1%}, "
-          f"other object's {result['direction_word_other_color']:.1%} (chance 17%)")
-    return 0
+    result = binding_probe(encode, tokenizer.processor, d.num_frames, num, fps=d.fps if d.fps_prefix else None)
+    return (f"checkpoint step {sampler.step}, {num} two-object training captions, linear probe on held-out "
+            f"objects\n  at the colour word: own direction {result['color_word_own_direction']:.1%}, other object's "
+            f"{result['color_word_other_direction']:.1%} (chance 25%)\n  at the direction word: own colour "
+            f"{result['direction_word_own_color']:.1%}, other object's {result['direction_word_other_color']:.1%} "
+            f"(chance 17%)")
 
-
-if __name__ == "__main__":
-    run_main(main, sys.argv[1:])

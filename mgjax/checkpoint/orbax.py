@@ -15,6 +15,7 @@ import orbax.checkpoint as ocp
 
 from mgjax.errors import UserError
 
+
 def _boxed(tree):
     return {"value": tree} if isinstance(tree, jax.Array) else tree
 
@@ -49,10 +50,18 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise UserError(f"no checkpoint in {str(self.directory)!r}; train first with "
-                            f"`python train.py --config CONFIG --workdir {self.directory.parent}`")
+                            f"`python -m mgjax train --config CONFIG --workdir {self.directory.parent}`")
         args = {k: ocp.args.StandardRestore(_abstract(_boxed(target[k]))) for k in items if jax.tree.leaves(target[k])}
         restored = self.manager.restore(step, args=ocp.args.Composite(**args))
         return {k: _unboxed(restored[k], target[k]) if k in args else target[k] for k in items}
+
+    def item_metadata(self, item: str, step: int | None = None):
+        """The saved shapes and dtypes of one item (a tree of Orbax ArrayMetadata), without reading its arrays; None
+        when the step has no such item."""
+        step = self.latest_step() if step is None else step
+        metadata = self.manager.item_metadata(step)
+        tree = metadata.get(item) if item in metadata.keys() else None
+        return None if tree is None else getattr(tree, "tree", tree)
 
     def restore_meta(self, step: int | None = None) -> dict:
         """The JSON metadata saved with a step (config name, task, data-pipeline state)."""
@@ -76,5 +85,5 @@ def open_existing(workdir: str | pathlib.Path) -> Checkpointer:
     directory = checkpoint_dir(workdir)
     if not directory.is_dir() or not any(p.name.isdigit() for p in directory.iterdir()):
         raise UserError(f"no checkpoint found in {str(directory)!r}; train first with "
-                        f"`python train.py --config CONFIG --workdir {workdir}`")
+                        f"`python -m mgjax train --config CONFIG --workdir {workdir}`")
     return Checkpointer(directory, async_save=False)

@@ -1,6 +1,6 @@
 """Has a Moving Shapes text-to-video run learned what a motion word means, even as a plain average?
 
-python -m mgjax.tools.motion_probe --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny
+python -m mgjax motion-probe --config configs/shapes_t2v_tiny.py --workdir runs/shapes_t2v_tiny
 
 Near t = 0 the flow-matching optimum is the data's conditional mean E[X_1 | caption]. For "a blue square moving left
 quickly" that mean is a smear whose mass moves from the right of frame 0 to the left of the last frame. The probe
@@ -12,16 +12,14 @@ lacks, since the first sampling steps follow it.
 
 from __future__ import annotations
 
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mgjax.cli import run_main, run_parser, set_global_flags
 from mgjax.data.moving_shapes import DIRECTION_VECTORS
 from mgjax.data.t2v_loader import shapes_source
 from mgjax.eval.shapes_evaluator import parse_caption
+from mgjax.pipelines.t2v import T2VSampler
 
 DEFAULT_CAPTIONS = ("a blue square moving left quickly", "a blue square moving right quickly",
                     "a blue square moving up quickly")
@@ -72,7 +70,7 @@ def probe(cfg, predict_data, tokenize, codec, captions=DEFAULT_CAPTIONS, t: floa
     "clips": how many}. The caption names one object: colour, direction and optionally speed."""
     d = cfg.data
     source = shapes_source(d)
-    latent_shape = codec.latent_shape(d.num_frames, d.height, d.width)
+    latent_shape = codec.geometry.latent_shape(d.num_frames, d.height, d.width)
     out = []
     for caption in captions:
         (obj,) = parse_caption(caption)
@@ -97,28 +95,14 @@ def format_probe(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = run_parser(__doc__)
-    parser.add_argument("--caption", action="append", default=None, help="a one-object moving caption (repeatable)")
-    parser.add_argument("--t", type=float, default=0.02, help="flow time of the probe (0 is noise)")
-    args = parser.parse_args(argv)
-    set_global_flags()
-    from mgjax.config import load_config
-    from mgjax.pipelines.t2v import T2VSampler
-
-    cfg = load_config(args.config, args.set)
-    sampler = T2VSampler(cfg, args.workdir)
+def run(cfg, workdir, captions=DEFAULT_CAPTIONS, t: float = 0.02) -> str:
+    """Probe a run's EMA weights; -> the printable report."""
+    sampler = T2VSampler(cfg, workdir)
     velocity = jax.jit(sampler.velocity)
 
     def predict_data(x, t, tokens):  # X_t + (1 - t) V = X_1 + sigma_min X_0 on the OT path: X_1 to 1e-5
         return x + (1.0 - t)[:, None, None, None, None] * velocity(sampler.weights, x, t, tokens)
 
     with jax.set_mesh(sampler.mesh):
-        rows = probe(cfg, predict_data, sampler.tokens, sampler.codec, tuple(args.caption or DEFAULT_CAPTIONS), args.t)
-    print(f"checkpoint step {sampler.step}, t = {args.t}")
-    print(format_probe(rows))
-    return 0
-
-
-if __name__ == "__main__":
-    run_main(main, sys.argv[1:])
+        rows = probe(cfg, predict_data, sampler.tokens, sampler.codec, tuple(captions), t)
+    return f"checkpoint step {sampler.step}, t = {t}\n" + format_probe(rows)

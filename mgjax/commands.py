@@ -1,0 +1,244 @@
+"""One command surface: `python -m mgjax <command> ...` (train.py and sample.py are the same `train` and `sample`).
+
+Each command declares its arguments and calls into the library; a user's mistake (a `UserError`) prints one line and
+exits with status 2. Imports of the library happen inside each command: process-wide flags (XLA_FLAGS, fake CPU
+devices, JAX_PLATFORMS for the AOT planner) must be set before JAX starts its backend, and a command loads only what
+it needs (`inspect` never imports the video decoders, `aot` alone needs libtpu).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+from typing import Callable
+
+from mgjax.cli import prepare_tpu_compilation, run_main, set_global_flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int | None]
+    arguments: tuple[tuple[tuple, dict], ...]
+    config: bool = True  # takes --config and --set
+    workdir: str = "required"  # "required", "optional" or "none"
+    distributed: bool = False  # initialises jax.distributed from the environment (one process per host)
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*names, **kw) -> tuple[tuple, dict]:
+    return names, kw
+
+
+def command(name: str, help: str, *arguments, config: bool = True, workdir: str = "required",
+            distributed: bool = False):
+    def register(fn):
+        COMMANDS[name] = Command(name, help, fn, arguments, config, workdir, distributed)
+        return fn
+
+    return register
+
+
+def load(args):
+    """The command's config, checked section by section and by its task."""
+    from mgjax.train.tasks import load_config
+
+    return load_config(args.config, args.set)
+
+
+@command("train", "train a model; running again in the same workdir resumes from its latest checkpoint",
+         arg("--cpu-devices", type=int, default=None, help="fake CPU devices for mesh experiments"),
+         workdir="optional", distributed=True)
+def train(args):
+    from mgjax.train.loop import train as train_run
+
+    cfg = load(args)
+    train_run(cfg, args.workdir or f"runs/{cfg.name}")
+
+
+@command("sample", "sample videos from a run's EMA weights (FILE.mp4 and FILE.gif per prompt)",
+         arg("--prompt", action="append", required=True, help="repeat for several prompts"),
+         arg("--out", default=None, help="output file (.mp4; a .gif is written beside it); default "
+                                         "WORKDIR/samples/<prompt>.mp4"),
+         arg("--seed", type=int, default=None), arg("--steps", type=int, default=None, help="Euler steps"),
+         arg("--cfg", type=float, default=None, help="classifier-free guidance scale"),
+         arg("--camera-motion", default=None, help="prepend the camera-motion prefix, e.g. 'pan left'"),
+         distributed=True)
+def sample(args):
+    import jax
+
+    from mgjax.errors import UserError
+    from mgjax.models.text.prompts import with_camera_prefix
+    from mgjax.pipelines.t2v import T2VSampler
+    from mgjax.pipelines.video_io import slug, write_video
+
+    cfg = load(args)
+    if args.steps is not None and args.steps < 2:
+        raise UserError(f"--steps must be at least 2, got {args.steps}")
+    texts = args.prompt
+    if args.camera_motion:  # checked before the model loads
+        texts = [with_camera_prefix(p, args.camera_motion) for p in args.prompt]
+    sampler = T2VSampler(cfg, args.workdir)
+    videos = sampler.sample(texts, seed=args.seed, num_steps=args.steps, cfg_scale=args.cfg)
+    if jax.process_index() != 0:  # every process sampled its part; process 0 writes the files
+        return
+    for i, (prompt, video) in enumerate(zip(args.prompt, videos)):
+        if args.out:
+            out = pathlib.Path(args.out)
+            stem = out.with_suffix("") if len(args.prompt) == 1 else out.with_name(f"{out.stem}_{i}")
+        else:
+            stem = pathlib.Path(args.workdir) / "samples" / slug(prompt)
+        for path in write_video(stem, video, fps=cfg.data.fps):
+            print(f"wrote {path}  ({prompt!r})", flush=True)
+
+
+@command("eval", "evaluate a run with its task's evaluator (text-to-video: held-out Moving Shapes captions judged "
+         "from the pixels; TAE: held-out reconstruction and latent statistics)",
+         arg("--num", type=int, default=None, help="held-out samples (default eval.num_samples)"))
+def evaluate(args):
+    import importlib
+
+    from mgjax.errors import UserError
+    from mgjax.train.tasks import get_task
+
+    cfg = load(args)
+    name = get_task(cfg.task).evaluator
+    if name is None:
+        raise UserError(f"task {cfg.task!r} has no evaluator")
+    evaluator = importlib.import_module(name)  # named by the task: evaluation sits above training
+    print(evaluator.summary(evaluator.evaluate(cfg, args.workdir, args.num)), flush=True)
+
+
+@command("inspect", "parameters, tokens and FLOPs of a config, from abstract shapes (nothing is allocated)",
+         arg("--json", action="store_true", help="print JSON instead of a table"), workdir="none")
+def inspect(args):
+    from mgjax.tools.inspect import format_report, report
+
+    cfg = load(args)
+    r = report(cfg)
+    print(json.dumps(r, indent=2) if args.json else format_report(cfg, r))
+
+
+@command("aot", "compile a config's training step for a TPU topology on this machine; per-chip memory and FLOPs",
+         arg("--topology", required=True, help="e.g. v5p-512 (TensorCores) or v5p:8x8x8 (chip grid)"),
+         arg("--batch", type=int, default=None, help="global batch (default: one clip per data x fsdp)"),
+         arg("--json", action="store_true"), workdir="none")
+def aot(args):
+    from mgjax.tools.aot import format_plan, plan
+
+    r = plan(load(args), args.topology, args.batch)
+    print(json.dumps(r, indent=2) if args.json else format_plan(r))
+
+
+@command("average", "average the weights of several runs (paper §3.3)",
+         arg("--run", action="append", required=True, metavar="DIR[:STEP]"), arg("--out", required=True),
+         arg("--weights", type=float, nargs="+", default=None), workdir="none")
+def average(args):
+    from mgjax.tools.average import average_runs
+
+    step = average_runs(load(args), args.run, args.out, args.weights)
+    print(f"averaged {len(args.run)} runs into {args.out} (step {step})", flush=True)
+
+
+@command("export", "export a run's inference weights (no optimizer state) as a small run directory",
+         arg("--out", required=True))
+def export(args):
+    from mgjax.tools.export import export_params
+
+    step = export_params(load(args), args.workdir, args.out)
+    print(f"exported the weights of step {step} to {args.out}", flush=True)
+
+
+@command("precompute", "encode the config's data into latent records (and, with --text, the text encoders' outputs)",
+         arg("--out", required=True),
+         arg("--num", type=int, default=None, help="clips to encode (default: a video folder's every file; 4096 "
+                                                   "Moving Shapes clips)"),
+         arg("--shard-size", type=int, default=1024, help="records per array_record shard"),
+         arg("--split", default="train", choices=("train", "heldout")),
+         arg("--text", action="store_true", help="also store every text encoder's caption outputs"),
+         workdir="optional")
+def precompute(args):
+    from mgjax.pipelines.precompute_latents import write_latent_records
+
+    meta = write_latent_records(load(args), args.out, args.num, args.split, text=args.text, workdir=args.workdir,
+                                shard_size=args.shard_size)
+    print(f"wrote {meta['records']} latents of shapes {meta['latent_shapes']} in {meta['shards']} shards to "
+          f"{args.out} ({meta['resumed_shards']} shards kept from an interrupted run, {len(meta['bad_samples'])} bad "
+          f"samples skipped)", flush=True)
+
+
+@command("tfds", "pack a folder of videos and captions into a TFDS array_record dataset (data.source=tfds)",
+         arg("--root", required=True), arg("--manifest", default=None), arg("--out", required=True, help="data_dir"),
+         arg("--name", default="mgjax_videos"), config=False, workdir="none")
+def tfds(args):
+    from mgjax.data.tfds_videos import TFDSRecords, build
+
+    directory, skipped = build(args.root, args.out, args.manifest, args.name)
+    print(f"built {directory} ({len(TFDSRecords(directory))} examples; {len(skipped)} files left out)", flush=True)
+    for path, reason in skipped:
+        print(f"  left out {path}: {reason}", flush=True)
+
+
+@command("motion-probe", "Moving Shapes diagnostic: where the near-noise prediction puts a caption's object, frame by "
+         "frame, against the training clips",
+         arg("--caption", action="append", default=None, help="a one-object moving caption (repeatable)"),
+         arg("--t", type=float, default=0.02, help="flow time of the probe (0 is noise)"))
+def motion_probe(args):
+    from mgjax.eval.motion_probe import DEFAULT_CAPTIONS, run
+
+    print(run(load(args), args.workdir, tuple(args.caption or DEFAULT_CAPTIONS), args.t))
+
+
+@command("binding-probe", "Moving Shapes diagnostic: does the text encoder know whose word is whose (linear probe)",
+         arg("--num", type=int, default=3000, help="two-object training captions to probe"),
+         arg("--encoder", type=int, default=0, help="which text encoder (index into text.encoders)"))
+def binding_probe(args):
+    from mgjax.eval.binding_probe import run
+
+    print(run(load(args), args.workdir, args.num, args.encoder))
+
+
+@command("diagnose", "per-layer attention entropy, residual-stream balance and word sensitivity of a run",
+         arg("--times", type=float, nargs="+", default=None), arg("--json", action="store_true"))
+def diagnose(args):
+    from mgjax.eval.diagnose_t2v import DEFAULT_TIMES, run
+
+    print(run(load(args), args.workdir, tuple(args.times or DEFAULT_TIMES), args.json))
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m mgjax", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for c in COMMANDS.values():
+        p = sub.add_parser(c.name, help=c.help, description=c.help)
+        if c.config:
+            p.add_argument("--config", required=True, help="experiment file in configs/")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+        if c.workdir != "none":
+            p.add_argument("--workdir", required=c.workdir == "required", default=None, help="the run's directory")
+        for names, kw in c.arguments:
+            p.add_argument(*names, **kw)
+    return top
+
+
+def dispatch(argv: list[str] | None) -> int:
+    args = parser().parse_args(argv)
+    c = COMMANDS[args.command]
+    if c.name == "aot":
+        prepare_tpu_compilation()
+    set_global_flags(getattr(args, "cpu_devices", None))
+    if c.distributed:
+        from mgjax.parallel.distributed import initialize_from_env
+
+        initialize_from_env()  # multi-host: one process per host, before JAX's backend starts
+    return c.run(args) or 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(dispatch, sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,54 @@
+"""Training data: where clips come from, their size, and how they are batched."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+
+@dataclasses.dataclass(frozen=True)
+class MovingShapesConfig:
+    """The built-in procedural data (mgjax/data/moving_shapes.py): coloured shapes moving over grey backgrounds."""
+
+    two_object_prob: float = 0.3  # clips with two objects
+    textured_prob: float = 0.5  # backgrounds with a texture (stripes, checks, grain) instead of plain grey
+    # A moving object's first-frame centre is uniform over this central fraction of the range that keeps it in frame
+    # (1: all of it; a two-object scene narrows both objects into slots set by the caption's order).
+    start_spread: float = 1.0
+    # Background grey levels are uniform over this central fraction of their ranges (1: all of it).
+    background_level_spread: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
+
+    # "moving_shapes": procedural clips, encoded by the codec inside the train step. "latents": precomputed latents
+    # and captions (`python -m mgjax precompute`), as the paper caches TAE latents. "video_folder": real videos and
+    # images under `root` (mgjax/data/video_pipeline.py), bucketed by aspect ratio and duration. "tfds": the same
+    # packed into a TFDS array_record dataset (`python -m mgjax tfds`; root = the built dataset's directory).
+    source: Literal["moving_shapes", "latents", "video_folder", "tfds"] = "moving_shapes"
+    latents_path: str = ""
+    root: str = ""  # video_folder: the data root
+    manifest: str = ""  # video_folder: a JSONL manifest (relative to root); empty: a .txt caption beside each file
+    # (height, width) per aspect bucket: the paper's 5 at 768 px (16:9, 9:16, 1:1, 4:3, 3:4; sides divisible by 16)
+    aspect_sizes: tuple[tuple[int, int], ...] = ((576, 1024), (1024, 576), (768, 768), (672, 896), (896, 672))
+    # (frames, min seconds, max seconds) per duration bucket (v1 Table 2): fps = frames / clip seconds, 16-32
+    duration_buckets: tuple[tuple[int, float, float], ...] = ((256, 10.67, 16.0), (192, 8.0, 10.67), (128, 4.0, 8.0))
+    token_budget: int = 0  # video_folder: >0 sizes each bucket's batch to this many backbone tokens; 0: batch_size
+    # "native": sample at the video's FPS clamped to [fps_floor, fps_cap] (paper pre-training: original FPS, floor 16);
+    # "bucket": spread a bucket's frames over the longest clip the video allows
+    fps_mode: Literal["native", "bucket"] = "native"
+    fps_floor: float = 16.0
+    fps_cap: float = 32.0
+    max_bad_samples: int = 100  # video_folder: unique unreadable files tolerated before the run stops
+    num_frames: int = 256
+    height: int = 768
+    width: int = 768
+    fps: int = 16  # written into the caption as the "FPS-N" prefix when fps_prefix is on
+    fps_prefix: bool = True
+    batch_size: int = 512  # global batch (paper: 1536 -> 512 at 768 px)
+    image_every: int = 0  # 0: videos only; k: every k-th batch holds one-frame images (paper mixes 1:10)
+    shapes: MovingShapesConfig = MovingShapesConfig()
+    seed: int = 0
+    num_workers: int = 0

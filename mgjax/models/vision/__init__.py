@@ -1,0 +1,1 @@
+"""Vision encoders (PT2V's reference-image encoder)."""

@@ -1,0 +1,26 @@
+"""Tasks: what the training loop, `inspect`, `aot`, `export` and `average` train or look at (base.py says what a task
+owns). The built-in tasks register on import; a new one registers with `register_task`."""
+
+from __future__ import annotations
+
+import pathlib
+
+from mgjax.config.load import load_config as load_config_file
+from mgjax.config.schema import Config
+from mgjax.train.tasks import t2v, tae
+from mgjax.train.tasks.base import Task
+from mgjax.train.tasks.registry import TASKS, get_task, register_task
+
+__all__ = ["TASKS", "Task", "get_task", "load_config", "register_task", "t2v", "tae", "task_for"]
+
+
+def load_config(path: str | pathlib.Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """An experiment file with its `--set` overrides, checked section by section and then by its task."""
+    cfg = load_config_file(path, overrides)
+    get_task(cfg.task).validate(cfg)
+    return cfg
+
+
+def task_for(cfg: Config, workdir: str | pathlib.Path | None = None, *, abstract: bool = False) -> Task:
+    """The config's task, built (`abstract`: for shapes only, reading nothing from disk)."""
+    return get_task(cfg.task)(cfg, workdir, abstract=abstract)

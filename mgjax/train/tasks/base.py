@@ -1,0 +1,188 @@
+"""A task is one trainable system (text-to-video, the TAE, ...): the only place that knows what its config holds, how
+its state is built (concretely, or abstractly for `inspect` and the AOT planner), which step runs in which phase of
+training, what its batches are and how it is evaluated. The loop, `inspect`, `aot`, `export`, `average`, validation
+and the mesh checks ask the task; a new system is a task file + a model + a config.
+
+A minimal task implements `build_model`, `loss` and `batches` (and `abstract_batch` for AOT); the defaults give it
+a train state (params, optimizer state, step), a step with the non-finite guard, checkpoints, resume and `inspect`.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from typing import Any, Callable, ClassVar, Hashable, Iterator, Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from mgjax.config.mesh import MeshConfig
+from mgjax.config.schema import Config
+from mgjax.errors import UserError
+from mgjax.parallel.mesh import make_mesh
+from mgjax.parallel.rules import Rules
+from mgjax.train.guard import is_finite, keep_if, skipped
+from mgjax.train.optim import make_optimizer
+
+State = dict[str, Any]
+
+
+class Task:
+    name: ClassVar[str]
+    model_config: ClassVar[type]  # the class cfg.model must be
+    loss_config: ClassVar[type | None] = None  # the class cfg.loss must be (None: the task has no loss section)
+    rules: ClassVar[Rules] = (("batch", ("data", "fsdp")),)  # how batches shard
+    # The module under mgjax/eval whose evaluate(cfg, workdir, num) and summary(result) evaluate a run (named, not
+    # imported: evaluation sits above training).
+    evaluator: ClassVar[str | None] = None
+    # State items a run needs for inference (what `export` keeps), and those of them `average` averages.
+    inference_items: ClassVar[tuple[str, ...]] = ("params",)
+    averaged_items: ClassVar[tuple[str, ...]] = ("params",)
+    # Parameters that may be wider than a parent run's along one axis (weight surgery, mgjax/checkpoint/surgery.py).
+    widenable: ClassVar[Mapping[tuple[str, ...], int]] = {}
+
+    def __init__(self, cfg: Config, workdir: str | pathlib.Path | None = None, *, abstract: bool = False):
+        """`abstract`: shapes only (inspect, AOT): nothing is read from disk or trained."""
+        self.cfg = cfg
+        self.workdir = None if workdir is None else pathlib.Path(workdir)
+        self.abstract = abstract
+        self.tx = make_optimizer(cfg.optim, cfg.train.steps)
+        self.graphdef = None
+
+    # -- configuration ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, cfg: Config) -> None:
+        """Device-free checks of what this task needs of the config, beyond the task-independent sections."""
+        if not isinstance(cfg.model, cls.model_config):
+            raise UserError(f"task {cls.name!r} trains a {cls.model_config.__name__}; the config's model is a "
+                            f"{type(cfg.model).__name__}")
+        if cls.loss_config is None and cfg.loss is not None:
+            raise UserError(f"task {cls.name!r} has no loss section; remove loss={type(cfg.loss).__name__}(...)")
+        if cls.loss_config is not None and not isinstance(cfg.loss, cls.loss_config):
+            raise UserError(f"task {cls.name!r} needs loss={cls.loss_config.__name__}(...) in the config")
+
+    def check_mesh(self, mesh_shape: dict[str, int]) -> None:
+        """Checks that need the mesh's actual sizes (an axis given as -1 is sized only when the devices are known)."""
+
+    def check_state(self, state: State, mesh_shape: dict[str, int], verbose: bool) -> None:
+        """Checks of the built state on the mesh (e.g. that parameters are sharded as the preset intends)."""
+
+    # -- state -----------------------------------------------------------------------------------------------------
+
+    def build_model(self) -> nnx.Module:
+        """The model, under the active mesh (parameters come out sharded by their rules)."""
+        raise NotImplementedError
+
+    def init_state(self, fresh: bool) -> State:
+        """The concrete train state under the active mesh. `fresh`: no checkpoint of this run will be restored over
+        it (pretrained or parent weights are loaded then)."""
+        self.graphdef, params = nnx.split(self.build_model())
+        params = nnx.to_pure_dict(params)
+        return {"params": params, "opt_state": jax.jit(self.tx.init)(params), "step": replicated_zero()}
+
+    def abstract_state(self, mesh: jax.sharding.Mesh) -> State:
+        """The train state as ShapeDtypeStructs with shardings on `mesh`: nothing is allocated, whatever the size."""
+        with jax.set_mesh(mesh):
+            self.graphdef, params = nnx.split(nnx.eval_shape(self.build_model))
+        params = on_mesh(nnx.to_pure_dict(params), mesh)
+        return {"params": params, "opt_state": abstract_opt_state(self.tx, params, mesh),
+                "step": jax.ShapeDtypeStruct((), jnp.int32, sharding=NamedSharding(mesh, P()))}
+
+    # -- training --------------------------------------------------------------------------------------------------
+
+    def phase(self, step: int) -> Hashable:
+        """Which compiled step runs at `step` (a task may switch losses on at configured steps)."""
+        return None
+
+    def loss(self, model: nnx.Module, batch: Any, key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """(loss, metrics) of one batch, for the default step."""
+        raise NotImplementedError
+
+    def make_step(self, phase: Hashable) -> Callable[[State, Any], tuple[State, dict[str, jax.Array]]]:
+        """(state, batch) -> (state, metrics): gradients of `loss`, an optimizer update, the non-finite guard."""
+        graphdef, tx, seed = self.graphdef, self.tx, self.cfg.train.seed
+
+        def objective(params, batch, key):
+            return self.loss(nnx.merge(graphdef, params), batch, key)
+
+        def step(state, batch):
+            key = jax.random.fold_in(jax.random.key(seed), state["step"])
+            (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state["params"], batch, key)
+            updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+            grad_norm = optax.tree.norm(grads)
+            finite = is_finite(loss, grad_norm)
+            params = keep_if(finite, optax.apply_updates(state["params"], updates), state["params"])
+            new_state = dict(state, params=params, opt_state=keep_if(finite, opt_state, state["opt_state"]),
+                             step=state["step"] + 1)
+            return new_state, {**metrics, "loss": loss, "grad_norm": grad_norm, "skipped": skipped(finite)}
+
+        return step
+
+    def batches(self, start_step: int, data_state: dict | None = None) -> Iterator[Any]:
+        """Host batches for steps start_step, start_step + 1, ... (a resumed run gets exactly the batches an
+        uninterrupted one would have had)."""
+        raise NotImplementedError
+
+    def data_state(self) -> dict | None:
+        """The input pipeline's state to checkpoint (None: the stream is a function of the step alone)."""
+        return None
+
+    def abstract_batch(self, mesh: jax.sharding.Mesh, batch_size: int) -> Any:
+        """One global batch as ShapeDtypeStructs sharded by `rules` (the AOT planner compiles the step on it)."""
+        raise UserError(f"task {self.name!r} gives no abstract batch, so it cannot be compiled ahead of time")
+
+    def model_flops(self, batch_size: int) -> float | None:
+        """Model FLOPs of one training step (forward + backward), if known analytically (None: XLA's count)."""
+        return None
+
+    # -- inspection ------------------------------------------------------------------------------------------------
+
+    def report(self) -> dict:
+        """What `inspect` prints: parameter counts per top-level module (shapes only)."""
+        state = self.abstract_state(one_device_mesh())
+        params = state["params"]
+        counts = {f"{self.name}/{k}": count(v) for k, v in params.items()} if isinstance(params, dict) else {}
+        counts[self.name] = count(params)
+        return {"config": self.cfg.name, "task": self.name, "parameters": counts}
+
+    @staticmethod
+    def format_report(r: dict) -> str:
+        lines = [f"config: {r['config']} (task {r['task']})", "parameters:"]
+        lines += [f"  {k:<28} {v:>16,d}  ({v / 1e9:.3f}B)" for k, v in r["parameters"].items()]
+        return "\n".join(lines + r.get("notes", []))
+
+
+def count(tree) -> int:
+    return int(sum(math.prod(x.shape) for x in jax.tree.leaves(tree)))
+
+
+def replicated_zero() -> jax.Array:
+    """The step counter, replicated on the active mesh."""
+    return jax.device_put(jnp.zeros((), jnp.int32), P())
+
+
+def one_device_mesh() -> jax.sharding.Mesh:
+    return make_mesh(MeshConfig(), jax.devices()[:1])
+
+
+def on_mesh(tree, mesh: jax.sharding.Mesh):
+    """Abstract arrays whose shardings name an abstract mesh (nnx.eval_shape under jax.set_mesh) -> the same specs on
+    `mesh`'s devices, which restoring and compiling need (shared/stack.md)."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=NamedSharding(mesh, a.sharding.spec)),
+                        tree)
+
+
+def abstract_opt_state(tx: optax.GradientTransformation, params, mesh: jax.sharding.Mesh):
+    """Optimizer moments shard like their parameters (as jit(tx.init) places them in training); counters replicate."""
+    replicated = NamedSharding(mesh, P())
+    return optax.tree_map_params(
+        tx, lambda a, p: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=p.sharding), jax.eval_shape(tx.init, params),
+        params, transform_non_params=lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated))
+
+
+def state_shardings(state: State):
+    return jax.tree.map(lambda a: a.sharding, state)
