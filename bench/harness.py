@@ -183,19 +183,20 @@ def video_config(size: str, grid: str, *, batch: int = 1, remat: str = "full", a
 
 
 def model_flops(cfg, batch: int) -> dict[str, float]:
-    """Analytic FLOPs of the backbone (`mgjax.tools.inspect.forward_flops`): forward per step, and a training step's
+    """Analytic FLOPs of the backbone (`mgjax.models.video.flops`): forward per step, and a training step's
     model FLOPs = 3x forward (remat's recomputation is not counted: the MFU convention)."""
-    from mgjax.tools.inspect import forward_flops, token_counts
+    from mgjax.config.geometry import video_tokens
+    from mgjax.models.video.flops import forward_flops
 
-    tokens = token_counts(cfg)
-    fwd = forward_flops(cfg, tokens["video_tokens"], tokens["text_tokens"])["total"] * batch
+    tokens = video_tokens(cfg)
+    fwd = forward_flops(cfg.model, cfg.text.encoders, tokens["video_tokens"], tokens["text_tokens"])["total"] * batch
     return {"tokens": tokens["video_tokens"], "forward": fwd, "train": 3 * fwd}
 
 
 def backbone_parameters(cfg) -> int:
-    from mgjax.tools.inspect import parameter_counts
+    from mgjax.tools.inspect import report
 
-    return parameter_counts(cfg)["backbone"]
+    return report(cfg)["parameters"]["backbone"]
 
 
 def peer_model_spec(cfg, batch: int) -> dict[str, Any]:
@@ -217,13 +218,13 @@ def random_inputs(cfg, batch: int, seed: int = 0):
     import jax
     import jax.numpy as jnp
 
-    from mgjax.tools.aot import null_tokens
+    from mgjax.train.tasks.t2v import constant_null_tokens
 
     keys = jax.random.split(jax.random.key(seed), 1 + len(cfg.text.encoders))
     latent = jax.random.normal(keys[0], (batch,) + latent_grid_of(cfg) + (cfg.model.in_channels,), jnp.float32)
     text = [(jax.random.normal(k, (batch, e.max_length, e.width), jnp.float32), jnp.ones((batch, e.max_length), bool))
             for k, e in zip(keys[1:], cfg.text.encoders)]
-    return {"latent": latent, "text": text}, null_tokens(cfg)
+    return {"latent": latent, "text": text}, constant_null_tokens(cfg)
 
 
 # ------------------------------------------------------------------------------------------------ the PyTorch peer

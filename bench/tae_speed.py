@@ -1,7 +1,7 @@
 """TAE encode and decode speed with tiling: frames per second and peak memory per frame size.
 
     python bench/tae_speed.py [--config configs/tae_paper.py] [--sizes 256 512] [--frames 64] [--dtype bfloat16]
-                              [--set codec.tae.spatial_tile=256] [--record BENCHMARKS.md]
+                              [--set model.spatial_tile=256] [--record BENCHMARKS.md]
 
 Encode = `tiled_encode` (32-frame tiles, no overlap) to the posterior mean; decode = `tiled_decode` (32-frame tiles
 overlapping by 16, blended), each one jitted program on one device, random weights (speed does not depend on them).
@@ -18,10 +18,10 @@ import harness
 
 
 def load(case: dict):
-    from mgjax.config import load_config
+    from mgjax.train.tasks import load_config
 
     cfg = load_config(case["config"], case["set"])
-    tae = cfg.codec.tae if case["dtype"] is None else dataclasses.replace(cfg.codec.tae, dtype=case["dtype"])
+    tae = cfg.model if case["dtype"] is None else dataclasses.replace(cfg.model, dtype=case["dtype"])
     return cfg, tae
 
 
@@ -31,7 +31,8 @@ def measure(case: dict) -> dict:
     from flax import nnx
 
     from mgjax.config import MeshConfig
-    from mgjax.models.tae.model import TemporalAutoencoder, compression
+    from mgjax.config.geometry import tae_compression as compression
+    from mgjax.models.tae.model import TemporalAutoencoder
     from mgjax.models.tae.tiling import tiled_decode, tiled_encode
     from mgjax.parallel.mesh import make_mesh
     from mgjax.parallel.rules import TAE_RULES, use_rules
@@ -64,7 +65,7 @@ def main() -> None:
     parser.set_defaults(warmup=1, repeats=3)
     args = parser.parse_args()
     harness.setup()
-    from mgjax.models.tae.model import compression
+    from mgjax.config.geometry import tae_compression as compression
 
     size = harness.resolve_size(args.size)
     full = size == "full"

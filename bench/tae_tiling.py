@@ -28,13 +28,14 @@ def main() -> None:
     import jax
     from flax import nnx
 
-    from mgjax.config import load_config
-    from mgjax.models.tae.model import TemporalAutoencoder, compression
+    from mgjax.config.geometry import tae_compression as compression
+    from mgjax.models.tae.model import TemporalAutoencoder
     from mgjax.models.tae.tiling import tiled_decode
     from mgjax.parallel.mesh import make_mesh
+    from mgjax.train.tasks import load_config
 
     cfg = load_config(args.config, args.set)
-    tae = cfg.codec.tae
+    tae = cfg.model
     ft, fs, _ = compression(tae)
     print(f"{cfg.name}: TAE {tae.base_channels}x{tae.channel_mult}, compression {ft}x{fs}x{fs}, decode tiles "
           f"{tae.decode_tile_frames} frames overlapping {tae.decode_tile_overlap}; {jax.devices()[0].device_kind}")

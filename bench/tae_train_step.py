@@ -20,20 +20,20 @@ def measure(case: dict) -> dict:
     import jax
     import numpy as np
 
-    from mgjax.config import MeshConfig, load_config
+    from mgjax.config import MeshConfig
     from mgjax.parallel.mesh import make_mesh
-    from mgjax.parallel.rules import use_rules
-    from mgjax.train.tasks import TAETask
+    from mgjax.train.tasks import load_config, task_for
 
     cfg = load_config(case["config"], case["set"] + [f"optim.optimizer={case['optimizer']}"])
     frames = 1 if case["images"] else case["frames"]
-    with jax.set_mesh(make_mesh(MeshConfig(data=1), jax.devices()[:1])), use_rules(TAETask.rules):
-        task = TAETask(cfg, workdir=None)
+    with jax.set_mesh(make_mesh(MeshConfig(data=1), jax.devices()[:1])):
+        task = task_for(cfg)
+        state = task.init_state(fresh=True)
         step = jax.jit(task.make_step(task.phase(0)), donate_argnums=(0,))
         shape = (case["batch"], frames, case["px"], case["px"], 3)
         batch = {"video": np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)}
-        compiled = step.lower(task.state, batch).compile()
-        holder = {"state": task.state}
+        compiled = step.lower(state, batch).compile()
+        holder = {"state": state}
 
         def run():
             holder["state"], metrics = compiled(holder["state"], batch)
@@ -52,7 +52,7 @@ def main() -> None:
     parser.set_defaults(warmup=3, repeats=10)
     args = parser.parse_args()
     harness.setup()
-    from mgjax.config import load_config
+    from mgjax.train.tasks import load_config
 
     full = harness.resolve_size(args.size) == "full"
     config = args.config or ("configs/tae_paper.py" if full else "configs/tae_shapes.py")
@@ -73,7 +73,7 @@ def main() -> None:
             rows.append([kind, optimizer, f"{r['median_s'] * 1e3:.1f}", harness.fmt(ratio, 2),
                          harness.gib(r["compiled_peak"]), harness.spread(r)])
     header = ["batch", "optimizer", "step ms", f"time vs {args.optimizers[0]}", "XLA peak GiB", "spread"]
-    tae = cfg.codec.tae
+    tae = cfg.model
     notes = [f"{cfg.name}: TAE {tae.base_channels} x {tae.channel_mult}; {shape['batch']} clips of {shape['frames']} "
              f"frames (or {shape['batch']} images) at {shape['px']} px; median of {args.repeats} after {args.warmup} "
              f"warm-up, each case in its own process."]

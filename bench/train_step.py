@@ -24,18 +24,16 @@ def measure(case: dict) -> dict:
 
     from mgjax.config import MeshConfig
     from mgjax.parallel.mesh import make_mesh
-    from mgjax.train.optim import make_optimizer
-    from mgjax.train.state import create_train_state
-    from mgjax.train.t2v_step import make_train_step
+    from mgjax.train.tasks import task_for
 
     cfg = harness.video_config(case["model"], case["grid"], batch=case["batch"], remat=case["remat"],
                                attention=case["attention"], tiny_text=case["tiny_text"])
     mesh = make_mesh(MeshConfig(data=1), jax.devices()[:1])
     with jax.set_mesh(mesh):
-        tx = make_optimizer(cfg.optim, 1000)
-        graphdef, state = create_train_state(cfg, tx, pretrained=False)
-        inputs, null = jax.device_put(harness.random_inputs(cfg, case["batch"]), NamedSharding(mesh, PartitionSpec()))
-        step = jax.jit(make_train_step(graphdef, cfg, None, tx, null), donate_argnums=(0,))
+        task = task_for(cfg, abstract=True)  # cached latents and precomputed text, nothing read from disk
+        state = task.init_state(fresh=False)
+        inputs, _ = jax.device_put(harness.random_inputs(cfg, case["batch"]), NamedSharding(mesh, PartitionSpec()))
+        step = jax.jit(task.make_step(None), donate_argnums=(0,))
         compiled = step.lower(state, inputs).compile()
         holder = {"state": state}
 

@@ -27,18 +27,18 @@ def measure(case: dict) -> dict:
 
     import jax
 
-    from mgjax.config import load_config
     from mgjax.parallel.mesh import make_mesh
-    from mgjax.train.tasks import build_task
+    from mgjax.train.tasks import load_config, task_for
 
     cfg = load_config(case["config"], [])
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
-        task = build_task(cfg, pathlib.Path(tempfile.mkdtemp()))
+        task = task_for(cfg, pathlib.Path(tempfile.mkdtemp()))
+        state = task.init_state(fresh=True)
         batch = next(iter(task.batches(0)))
         t0 = time.perf_counter()
-        step = jax.jit(task.make_step(task.phase(0)), donate_argnums=0).lower(task.state, batch).compile()
+        step = jax.jit(task.make_step(task.phase(0)), donate_argnums=0).lower(state, batch).compile()
         compile_s = time.perf_counter() - t0
-        state, times = task.state, []
+        times = []
         for i in range(case["warmup"] + case["repeats"]):
             t0 = time.perf_counter()
             state, metrics = step(state, batch)

@@ -74,10 +74,14 @@ def randomized_model(devices, key: int = 1, cfg: Config | None = None):
     with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
         model = TextToVideo(cfg or micro_config(), rngs=nnx.Rngs(0))
     graphdef, state = nnx.split(model)
-    leaves, tree = jax.tree.flatten(state)
-    keys = jax.random.split(jax.random.key(key), len(leaves))
-    leaves = [x + 0.05 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
-    return nnx.merge(graphdef, jax.tree.unflatten(tree, leaves))
+
+    @jax.jit  # one program, not one per parameter shape
+    def perturb(state):
+        leaves, tree = jax.tree.flatten(state)
+        keys = jax.random.split(jax.random.key(key), len(leaves))
+        return jax.tree.unflatten(tree, [x + 0.05 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)])
+
+    return nnx.merge(graphdef, perturb(state))
 
 
 @pytest.fixture

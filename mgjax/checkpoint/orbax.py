@@ -59,9 +59,10 @@ class Checkpointer:
         """The saved shapes and dtypes of one item (a tree of Orbax ArrayMetadata), without reading its arrays; None
         when the step has no such item."""
         step = self.latest_step() if step is None else step
-        metadata = self.manager.item_metadata(step)
-        tree = metadata.get(item) if item in metadata.keys() else None
-        return None if tree is None else getattr(tree, "tree", tree)
+        path = self.directory / str(step) / item
+        if not path.is_dir():
+            return None
+        return ocp.StandardCheckpointHandler().metadata(path).tree
 
     def restore_meta(self, step: int | None = None) -> dict:
         """The JSON metadata saved with a step (config name, task, data-pipeline state)."""

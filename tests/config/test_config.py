@@ -4,9 +4,10 @@ import json
 import pytest
 
 from conftest import CONFIGS
-from mgjax.config import Config, flatten, format_config, load_config, save_config
+from mgjax.config import Config, flatten, format_config, save_config
 from mgjax.config.overrides import apply_overrides
 from mgjax.errors import UserError
+from mgjax.train.tasks import load_config
 
 
 def test_30b_preset_has_the_paper_numbers():

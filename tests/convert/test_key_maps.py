@@ -91,21 +91,19 @@ def test_position_interpolation_keeps_endpoints_and_is_linear():
 
 def test_abstract_builds_and_restores_never_read_encoder_checkpoints(tmp_path, devices):
     """Building the model (inspect, the AOT planner, a sampler or a resumed run about to restore) only constructs
-    it: a configured checkpoint is read by create_train_state for a fresh run, not by the constructor."""
+    it: a configured checkpoint is read by the task's init_state for a fresh run, not by the constructor."""
     import dataclasses
 
-    from conftest import micro_config
-    from mgjax.tools.inspect import parameter_counts
+    from mgjax.tools.inspect import report
+    from mgjax.train.tasks import task_for
 
     cfg = micro_config()
     missing = str(tmp_path / "nowhere")
     cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, encoders=tuple(
         dataclasses.replace(e, checkpoint=missing) for e in cfg.text.encoders)))
-    assert parameter_counts(cfg)["text/ul2"] > 0
-    from mgjax.train.optim import make_optimizer
-    from mgjax.train.state import create_train_state
-
+    assert report(cfg)["parameters"]["text/ul2"] > 0
     with jax.set_mesh(make_mesh(MeshConfig(), devices[:1])):
-        create_train_state(cfg, make_optimizer(cfg.optim, 4), pretrained=False)
+        task = task_for(cfg)
+        task.init_state(fresh=False)
         with pytest.raises(Exception, match="nowhere"):
-            create_train_state(cfg, make_optimizer(cfg.optim, 4), pretrained=True)
+            task.init_state(fresh=True)

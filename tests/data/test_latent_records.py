@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import CONFIGS, micro_config
-from mgjax.config import load_config
-from mgjax.data.latent_records import LatentSource, decode_record, encode_record, write_latent_records
+from mgjax.train.tasks import load_config
+from mgjax.data.latent_records import LatentSource, decode_record, encode_record
+from mgjax.pipelines.precompute_latents import write_latent_records
 from mgjax.data.t2v_loader import t2v_batches
 from mgjax.errors import UserError
 from mgjax.models.text.stack import load_or_train_tokenizers

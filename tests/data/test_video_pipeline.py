@@ -164,7 +164,7 @@ def test_resumed_stream_equals_the_uninterrupted_stream(tmp_path, workers):
 @pytest.mark.slow
 def test_text_to_video_trains_on_a_video_folder_and_resumes_its_data_state(tmp_path, devices):
     """Bucketed batches of different shapes through the shared loop; the checkpoint carries the data state."""
-    from mgjax.train.checkpoint import Checkpointer, checkpoint_dir
+    from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir
     from mgjax.train.loop import train
 
     expected = make_corpus(tmp_path / "data")
@@ -181,7 +181,7 @@ def test_text_to_video_trains_on_a_video_folder_and_resumes_its_data_state(tmp_p
 
 
 def test_video_folder_configs_are_checked_when_built(tmp_path):
-    from mgjax.config.validate import validate
+    from mgjax.train.tasks import validate
 
     cfg = data_config(tmp_path)
     with pytest.raises(UserError, match=r"largest bucket needs \(16, 6, 6\) patches"):
@@ -228,7 +228,8 @@ def test_precompute_from_a_video_folder_resumes_after_an_interruption(tmp_path, 
     """Latent shards from a folder (one codec call per bucket shape, bad files skipped); an interrupted run keeps its
     complete shards and the finished set equals an uninterrupted one."""
     from mgjax.data import video_pipeline
-    from mgjax.data.latent_records import LatentSource, shard_files, write_latent_records
+    from mgjax.data.latent_records import LatentSource, shard_files
+    from mgjax.pipelines.precompute_latents import write_latent_records
 
     expected_bad = make_corpus(tmp_path / "data")
     cfg = data_config(tmp_path / "data", max_bad_samples=10)
@@ -287,7 +288,8 @@ def test_tfds_array_record_dataset_built_offline_gives_the_folder_s_batches(tmp_
 
 def test_bucketed_latent_records_batch_one_shape_at_a_time(tmp_path):
     """Latents precomputed from a folder keep their bucket shapes; training batches group records by shape."""
-    from mgjax.data.latent_records import LatentSource, write_latent_records
+    from mgjax.data.latent_records import LatentSource
+    from mgjax.pipelines.precompute_latents import write_latent_records
     from mgjax.data.t2v_loader import t2v_batches
     from mgjax.models.text.stack import load_or_train_tokenizers
 
@@ -338,7 +340,7 @@ def test_native_fps_mode_samples_at_the_video_s_own_rate_with_a_floor(tmp_path):
 def test_a_tokenizer_trained_here_learns_the_data_s_own_captions(tmp_path):
     """With no tokenizer given, the corpus is the prompts the model trains on: a folder's captions with their
     prefixes, or cached records' captions; never Moving Shapes captions standing in for them."""
-    from mgjax.data.latent_records import write_latent_records
+    from mgjax.pipelines.precompute_latents import write_latent_records
     from mgjax.data.t2v_loader import caption_corpus_for
 
     make_corpus(tmp_path / "data", bad=False)

@@ -3,7 +3,7 @@ import pytest
 
 from mgjax.data.moving_shapes import caption_corpus
 from mgjax.models.text.tokenizer import SentencePieceTokenizer
-from mgjax.tools.binding_probe import binding_probe, word_pieces
+from mgjax.eval.binding_probe import binding_probe, word_pieces
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from conftest import randomized_model
 from einops import einsum, rearrange
 
 from mgjax.models.video.transformer import Embedded
-from mgjax.tools.diagnose_t2v import _layers, diagnose, format_report, layer_probes
+from mgjax.eval.diagnose_t2v import _layers, diagnose, format_report, layer_probes
 
 LATENT_SHAPE = (8, 4, 4, 48)  # micro config: 8 frames of 16x16 through space-to-depth 4x4 -> 8 x 2 x 2 = 32 tokens
 

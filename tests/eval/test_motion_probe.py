@@ -6,8 +6,9 @@ import pytest
 
 from mgjax.config import load_config
 from mgjax.data.t2v_loader import shapes_source
+from mgjax.models.codec import pixels_to_unit
 from mgjax.models.codec.space_to_depth import SpaceToDepthCodec
-from mgjax.tools.motion_probe import data_centroids, format_probe, mass_centroids, probe
+from mgjax.eval.motion_probe import data_centroids, format_probe, mass_centroids, probe
 
 CONFIG = pathlib.Path(__file__).resolve().parents[2] / "configs" / "shapes_t2v_tiny.py"
 
@@ -34,15 +35,14 @@ def test_probe_reads_the_models_data_prediction_and_tells_an_ignoring_model():
     """A stand-in model that returns the training mean for the caption's direction matches the data; one that
     returns the same smear for every caption keeps every frame's centroid equal."""
     cfg = load_config(CONFIG)
-    codec = SpaceToDepthCodec(cfg.codec.factors)
+    codec = SpaceToDepthCodec(cfg.codec)
     source = shapes_source(cfg.data)
-    d = cfg.data
     objects = [source.spec(i).objects for i in range(4000)]  # data_centroids' default max_clips
     means = {}
     for direction in ("left", "up"):
         clips = [source[i]["video"] for i, objs in enumerate(objects) if len(objs) == 1
                  and (objs[0].color, objs[0].direction, objs[0].speed) == ("blue", direction, "quickly")]
-        means[direction] = codec.encode(jnp.asarray(np.mean(clips, 0)[None] / 127.5 - 1.0, jnp.float32))
+        means[direction] = codec.encode(pixels_to_unit(np.mean(clips, 0)[None]))
 
     def knows(x, t, tokens):
         return jnp.broadcast_to(means[tokens], x.shape)
@@ -60,4 +60,4 @@ def test_probe_reads_the_models_data_prediction_and_tells_an_ignoring_model():
 def test_a_caption_without_motion_is_refused():
     cfg = load_config(CONFIG)
     with pytest.raises(ValueError, match="names no direction"):
-        probe(cfg, None, None, SpaceToDepthCodec(cfg.codec.factors), ("a blue square",))
+        probe(cfg, None, None, SpaceToDepthCodec(cfg.codec), ("a blue square",))

@@ -9,7 +9,7 @@ import pytest
 from conftest import micro_config, randomized_model
 
 from mgjax.nn.rope import apply_rope, rope_axis_dims, rope_tables
-from mgjax.tools.diagnose_t2v import _layers
+from mgjax.eval.diagnose_t2v import _layers
 
 GRID = (3, 4, 5)
 

@@ -9,8 +9,9 @@ from flax import nnx
 
 from conftest import CONFIGS
 from mgjax.config import MeshConfig, load_config
-from mgjax.config.text_presets import TEXT_ENCODERS, VISION_ENCODERS, text_encoder
-from mgjax.models.text.clip import CLIPVisionEncoder
+from mgjax.config.text import TEXT_ENCODERS, text_encoder
+from mgjax.config.vision import VISION_ENCODERS
+from mgjax.models.vision.clip import CLIPVisionEncoder
 from mgjax.models.text.stack import build_encoder
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import TEXT_RULES, use_rules

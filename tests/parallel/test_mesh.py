@@ -4,8 +4,7 @@ from jax.sharding import AxisType, PartitionSpec as P
 from mgjax.config import MeshConfig
 from mgjax.errors import UserError
 from mgjax.parallel.mesh import MESH_AXES, make_mesh, resolve_mesh_shape
-from mgjax.parallel.rules import VIDEO_RULES, resolve, use_rules
-from mgjax.parallel.sharding import logical_to_spec
+from mgjax.parallel.rules import VIDEO_RULES, logical_to_spec, resolve, use_rules
 
 
 def test_minus_one_fills_the_remaining_devices(devices):
@@ -62,8 +61,8 @@ def test_presets_shard_what_they_say():
     (["mesh.context=4096", "mesh.tensor=4"], "divisible by mesh.context (4096) x mesh.tensor (4)"),
 ])
 def test_presets_heads_and_sequence_are_checked_when_the_config_is_built(overrides, fragment):
-    from mgjax.config import load_config
     from conftest import CONFIGS
+    from mgjax.train.tasks import load_config
 
     with pytest.raises(UserError) as e:
         load_config(CONFIGS / "moviegen_video_30b.py", overrides)
@@ -78,8 +77,8 @@ def test_sharding_check_catches_replicated_weights(devices):
     import jax
 
     from conftest import micro_config
-    from mgjax.parallel.presets import check_sharded_enough, sharding_report
-    from mgjax.train.state import build_model, split_model
+    from mgjax.models.t2v import build_model, split_model
+    from mgjax.parallel.report import check_sharded_enough, sharding_report
 
     shape = dict(data=1, fsdp=4, tensor=2, context=1)
     reports = {}

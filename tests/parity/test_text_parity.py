@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from mgjax.config.schema import MeshConfig, TextEncoderConfig, VisionEncoderConfig
-from mgjax.models.text.clip import CLIPVisionEncoder
+from mgjax.config import MeshConfig, TextEncoderConfig, VisionEncoderConfig
+from mgjax.models.vision.clip import CLIPVisionEncoder
 from mgjax.models.text.stack import build_encoder, encode_prompts, load_or_train_tokenizers, load_pretrained_encoders
 from mgjax.models.text.tokenizer import SentencePieceTokenizer
 from mgjax.parallel.mesh import make_mesh

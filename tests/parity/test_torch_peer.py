@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 
 from conftest import REPO
-from mgjax.config.schema import MeshConfig, VideoModelConfig
+from mgjax.config import MeshConfig, VideoModelConfig
 from mgjax.models.video.transformer import MovieGenVideo
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import VIDEO_RULES, use_rules

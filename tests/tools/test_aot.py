@@ -62,14 +62,10 @@ def test_30b_768px_training_step_fits_a_v5p_512_slice():
     """The real train step of configs/moviegen_video_30b.py (48 x 6144 backbone, UL2 + ByT5 + MetaCLIP, 73,728
     tokens per clip, FSDP x TP 4 x CP 2, full remat) compiles for 256 v5p chips and fits in 95 GiB per chip."""
     _tpu()
-    import dataclasses
-
-    from mgjax.config import load_config
     from mgjax.tools.aot import plan
+    from mgjax.train.tasks import load_config
 
-    cfg = load_config(CONFIGS / "moviegen_video_30b.py")
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="latents"))
-    r = plan(cfg, "v5p-512")
+    r = plan(load_config(CONFIGS / "moviegen_video_30b.py"), "v5p-512")
     assert r["video_tokens_per_clip"] == 73_728 and r["global_batch"] == 32
     assert r["mesh"] == {"data": 1, "fsdp": 32, "tensor": 4, "context": 2}
     assert r["fits"] and 5 < r["per_chip_gib"]["peak"] < 95, r["per_chip_gib"]
@@ -77,8 +73,14 @@ def test_30b_768px_training_step_fits_a_v5p_512_slice():
     assert 0.9e6 < r["model_tflops_per_step"] < 1.1e6
 
 
-def test_planner_refuses_a_tae_config():
-    from mgjax.tools.aot import main
+@pytest.mark.tpu_aot
+def test_planner_compiles_any_task_s_step():
+    """The planner asks the config's task for its abstract state, batch and step: the TAE's compiles too (its
+    adversarial and outlier-penalty phase, the last one)."""
+    _tpu()
+    from mgjax.tools.aot import plan
+    from mgjax.train.tasks import load_config
 
-    with pytest.raises(UserError, match="compiles the text-to-video step"):
-        main(["--config", str(CONFIGS / "tae_shapes.py"), "--topology", "v5p-8"])
+    r = plan(load_config(CONFIGS / "tae_shapes.py", ["loss.disc_weight=0.5"]), "v5p-8")
+    assert r["task"] == "tae" and r["global_batch"] == 4 and r["fits"]
+    assert r["model_tflops_per_step"] > 0  # XLA's count: the TAE has no scanned layers

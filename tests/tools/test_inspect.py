@@ -6,8 +6,11 @@ import pytest
 from flax import nnx
 
 from conftest import CONFIGS, micro_config
-from mgjax.config import load_config
+from mgjax.commands import dispatch
+from mgjax.config.geometry import video_tokens
+from mgjax.models.video.flops import forward_flops
 from mgjax.tools import inspect as mg_inspect
+from mgjax.train.tasks import load_config
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +45,9 @@ def test_30b_tokens(report_30b):
     assert t["latent"] == (32, 96, 96, 16)
     assert t["patch_grid"] == (32, 48, 48) and t["video_tokens"] == 73_728
     cfg = load_config(CONFIGS / "moviegen_video_30b.py")
-    assert mg_inspect.token_counts(cfg, 256, 256, 256)["video_tokens"] == 8192  # 256 px, 32 latent frames
-    assert mg_inspect.token_counts(cfg, 1, 256, 256)["video_tokens"] == 256  # a 256 px image
-    assert mg_inspect.token_counts(cfg, 256, 576, 1024)["video_tokens"] == 32 * 2304  # every 768 px bucket
+    assert video_tokens(cfg, 256, 256, 256)["video_tokens"] == 8192  # 256 px, 32 latent frames
+    assert video_tokens(cfg, 1, 256, 256)["video_tokens"] == 256  # a 256 px image
+    assert video_tokens(cfg, 256, 576, 1024)["video_tokens"] == 32 * 2304  # every 768 px bucket
 
 
 def test_30b_flops_match_the_spec(report_30b):
@@ -65,17 +68,17 @@ def test_analytic_flops_match_xla_on_an_unscanned_model(devices):
     with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
         model = TextToVideo(cfg, rngs=nnx.Rngs(0))
     gd, st = nnx.split(model.backbone)
-    tokens = mg_inspect.token_counts(cfg)
+    tokens = video_tokens(cfg)
     x = jax.ShapeDtypeStruct((1, 8, 4, 4, 48), jnp.float32)
     m = tokens["text_tokens"]
     text = [(jax.ShapeDtypeStruct((1, m, 16), jnp.float32), jax.ShapeDtypeStruct((1, m), jnp.bool_))]
     fwd = jax.jit(lambda s, x, t, text: nnx.merge(gd, s)(x, t, text))
     xla = fwd.lower(st, x, jax.ShapeDtypeStruct((1,), jnp.float32), text).compile().cost_analysis()["flops"]
-    analytic = mg_inspect.forward_flops(cfg, tokens["video_tokens"], m)["total"]
+    analytic = forward_flops(cfg.model, cfg.text.encoders, tokens["video_tokens"], m)["total"]
     assert analytic == pytest.approx(xla, rel=0.15)
 
 
 def test_cli_prints_json(capsys):
-    assert mg_inspect.main(["--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--json"]) == 0
+    assert dispatch(["inspect", "--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--json"]) == 0
     out = capsys.readouterr().out
     assert '"video_tokens": 64' in out and '"backbone"' in out

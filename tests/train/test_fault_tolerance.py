@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 
 from conftest import micro_config
+from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir
 from mgjax.config import Config, MeshConfig
 from mgjax.errors import UserError
 from mgjax.parallel.distributed import detected_cluster, explicit_args, initialize_from_env
 from mgjax.parallel.mesh import make_mesh
-from mgjax.train.checkpoint import Checkpointer, checkpoint_dir
 from mgjax.train.loop import train
-from mgjax.train.optim import make_optimizer
-from mgjax.train.state import create_train_state
+from mgjax.train.tasks import task_for
 
 HERE = pathlib.Path(__file__).resolve().parent
 EIGHT_DEVICES = MeshConfig(data=2, fsdp=4)  # parameters sharded 4 ways, the batch 8 ways
@@ -46,10 +45,11 @@ def losses(workdir: pathlib.Path) -> list[tuple[int, float]]:
 
 
 def restore(cfg: Config, workdir: pathlib.Path, devices, step: int | None = None) -> dict:
-    """A checkpoint's whole train state, restored onto the state that create_train_state builds on `cfg.mesh` over
-    `devices` (what train() restores onto)."""
-    with jax.set_mesh(make_mesh(cfg.mesh, devices)):
-        _, target = create_train_state(cfg, make_optimizer(cfg.optim, cfg.train.steps))
+    """A checkpoint's whole train state, restored onto the shapes and shardings of the task's state on `cfg.mesh`
+    over `devices` (what train() restores onto)."""
+    mesh = make_mesh(cfg.mesh, devices)
+    target = task_for(cfg, abstract=True).abstract_state(mesh)
+    with jax.set_mesh(mesh):
         ckpt = Checkpointer(checkpoint_dir(workdir), async_save=False)
         state = ckpt.restore(target, step=step)
         ckpt.close()

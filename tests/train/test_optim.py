@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mgjax.config.schema import OptimConfig
+from mgjax.config import OptimConfig
 from mgjax.train.optim import make_optimizer, muon_dimensions
 
 

@@ -1,4 +1,4 @@
-"""SIGTERM saves and exits cleanly, and the run resumes; `mgjax.tools.average` averages runs' weights."""
+"""SIGTERM saves and exits cleanly, and the run resumes; `python -m mgjax average` averages runs' weights."""
 
 import dataclasses
 import os
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import micro_config
+from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir
 from mgjax.errors import UserError
+from mgjax.models.t2v import build_model, split_model
 from mgjax.pipelines.t2v import T2VSampler
 from mgjax.tools.average import average_runs
 from mgjax.train import loop
-from mgjax.train.checkpoint import Checkpointer, checkpoint_dir
-from mgjax.train.state import build_model, split_model
 
 
 def test_sigterm_saves_after_the_step_in_flight_and_the_run_resumes(tmp_path, devices, monkeypatch):

@@ -7,30 +7,44 @@ import json
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
-from mgjax.config import (CodecConfig, Config, DataConfig, MeshConfig, OptimConfig, TAEConfig, TAELossConfig,
-                          TrainConfig)
+from conftest import CONFIGS, REPO
+from mgjax.checkpoint.restore import load_codec, restore_params
+from mgjax.config import (CodecConfig, Config, DataConfig, MeshConfig, MovingShapesConfig, OptimConfig, TAEConfig,
+                          TAELossConfig, TrainConfig, load_config)
+from mgjax.config.geometry import tae_compression
+from mgjax.errors import UserError
 from mgjax.eval.metrics import psnr
-from mgjax.eval.tae_recon import _clips, evaluate
+from mgjax.eval.tae_recon import _clips, evaluate, psnr_by_background, reconstruct
+from mgjax.models.tae.model import TemporalAutoencoder
 from mgjax.parallel.mesh import make_mesh
-from mgjax.pipelines.codec import load_codec
+from mgjax.parallel.rules import TAE_RULES
+from mgjax.parallel.sharding import put_batch
 from mgjax.train.loop import train
+from mgjax.train.tae_step import random_crops
+from mgjax.train.tasks import task_for
 
 
 def micro_tae_config(**loss) -> Config:
     return Config(
         name="micro_tae", task="tae",
-        codec=CodecConfig(kind="tae", factors=(2, 4, 4), latent_channels=4,
-                          tae=TAEConfig(base_channels=8, channel_mult=(1, 2, 2), num_res_blocks=1,
-                                        temporal_downsample=(True, False), latent_channels=4, num_groups=4,
-                                        encode_tile_frames=4, decode_tile_frames=4, decode_tile_overlap=2)),
+        model=TAEConfig(base_channels=8, channel_mult=(1, 2, 2), num_res_blocks=1, temporal_downsample=(True, False),
+                        latent_channels=4, num_groups=4, encode_tile_frames=4, decode_tile_frames=4,
+                        decode_tile_overlap=2),
         data=DataConfig(num_frames=4, height=16, width=16, fps_prefix=False, batch_size=4, image_every=4,
-                        textured_prob=0.0),
+                        shapes=MovingShapesConfig(textured_prob=0.0)),
         optim=OptimConfig(learning_rate=3e-3, warmup_steps=5, weight_decay=0.0, ema_decay=0.0),
-        tae_loss=dataclasses.replace(TAELossConfig(disc_weight=0.0, opl_weight=0.0), **loss),
+        loss=dataclasses.replace(TAELossConfig(disc_weight=0.0, opl_weight=0.0), **loss),
         train=TrainConfig(steps=8, log_every=1, checkpoint_every=4),
         mesh=MeshConfig(data=-1),
     )
+
+
+def codec_of(cfg: Config, checkpoint: str = "") -> CodecConfig:
+    """The codec a text-to-video config would name to train in this TAE's latents."""
+    return CodecConfig(kind="tae", factors=tae_compression(cfg.model), latent_channels=cfg.model.latent_channels,
+                       tae=cfg.model, checkpoint=checkpoint)
 
 
 def metrics(workdir):
@@ -54,10 +68,10 @@ def test_tae_learns_to_reconstruct(tmp_path, devices):
     stats = json.loads((tmp_path / "latent_stats.json").read_text())
     assert len(stats["shift"]) == len(stats["scale"]) == 4
     with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
-        codec = load_codec(dataclasses.replace(cfg.codec, checkpoint=str(tmp_path)))
+        codec = load_codec(codec_of(cfg, str(tmp_path)))
         video = np.random.default_rng(0).uniform(-1, 1, (1, 4, 16, 16, 3)).astype(np.float32)
         z = codec.encode(video)
-        assert z.shape == (1, 2, 4, 4, 4) == (1, *codec.latent_shape(4, 16, 16))
+        assert z.shape == (1, 2, 4, 4, 4) == (1, *codec.geometry.latent_shape(4, 16, 16))
         assert codec.decode(z, 4).shape == video.shape
 
 
@@ -65,14 +79,9 @@ def test_tae_learns_to_reconstruct(tmp_path, devices):
 def test_committed_cpu_tae_reconstructs_heldout_clips_and_images():
     """assets/tae_shapes (made by the command in configs/tae_shapes.py) learned to reconstruct held-out Moving Shapes
     far better than painting each clip its mean colour."""
-    from conftest import CONFIGS, REPO
-    from mgjax.config import load_config
-    from mgjax.eval.tae_recon import reconstruct
-    from mgjax.pipelines.codec import restore_tae
-
     cfg = load_config(CONFIGS / "tae_shapes.py")
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
-        model = restore_tae(cfg.codec, REPO / "assets" / "tae_shapes")
+        model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), REPO / "assets" / "tae_shapes")
         for images in (False, True):
             clips = _clips(cfg, "heldout", images, 16)
             recon, _ = reconstruct(model, clips)
@@ -114,25 +123,19 @@ def test_muon_run_resumes_exactly(tmp_path, devices):
 
 
 def test_psnr_by_background_groups_clips_by_their_backdrop():
-    from mgjax.eval.tae_recon import psnr_by_background
-
     report = psnr_by_background(np.array([30.0, 20.0, 32.0, 22.0]), ["plain", "noisy", "plain", "noisy"])
     assert report == {"plain": {"psnr": 31.0, "num": 2}, "noisy": {"psnr": 21.0, "num": 2}}
 
 
 def test_codec_without_a_checkpoint_is_one_line(tmp_path):
-    from mgjax.errors import UserError
-
     cfg = micro_tae_config()
     with pytest.raises(UserError, match="codec.checkpoint"):
-        load_codec(cfg.codec)
+        load_codec(codec_of(cfg))
     with pytest.raises(UserError, match="no checkpoint"):
-        load_codec(dataclasses.replace(cfg.codec, checkpoint=str(tmp_path)))
+        load_codec(codec_of(cfg, str(tmp_path)))
 
 
 def test_random_crops_are_windows_of_each_clip():
-    from mgjax.train.tae_step import random_crops
-
     video = jax.numpy.arange(2 * 3 * 8 * 8 * 1, dtype=jax.numpy.float32).reshape(2, 3, 8, 8, 1)
     crops = np.asarray(random_crops(video, jax.random.key(0), 4))
     assert crops.shape == (2, 3, 4, 4, 1)
@@ -144,19 +147,16 @@ def test_random_crops_are_windows_of_each_clip():
 
 def test_tae_step_skips_a_non_finite_update(devices):
     """A NaN clip gives a NaN loss: the TAE's weights and optimizer state stay, the skip is counted."""
-    from mgjax.parallel.rules import TAE_RULES
-    from mgjax.parallel.sharding import put_batch
-    from mgjax.train.tasks import TAETask
-
     cfg = dataclasses.replace(micro_tae_config(), mesh=MeshConfig(data=1))
     mesh = make_mesh(cfg.mesh, devices[:1])
     with jax.set_mesh(mesh):
-        task = TAETask(cfg, None)
+        task = task_for(cfg)
+        state = task.init_state(fresh=True)
         step = jax.jit(task.make_step(task.phase(0)))
         batch = next(task.batches(0))
-        before = jax.tree.map(np.asarray, task.state)
+        before = jax.tree.map(np.asarray, state)
         bad = dict(batch, video=batch["video"].astype(np.float32) * np.nan)
-        state, out = step(task.state, put_batch(bad, mesh, TAE_RULES))
+        state, out = step(state, put_batch(bad, mesh, TAE_RULES))
         assert not np.isfinite(float(out["loss"])) and float(out["skipped"]) == 1.0
         for key in ("params", "opt_state"):
             for a, b in zip(jax.tree.leaves(state[key]), jax.tree.leaves(before[key])):

@@ -8,7 +8,7 @@ import pytest
 from conftest import micro_config
 from mgjax.errors import UserError
 from mgjax.pipelines.t2v import T2VSampler
-from mgjax.train.checkpoint import checkpoint_dir
+from mgjax.checkpoint.orbax import checkpoint_dir
 from mgjax.train.loop import train
 
 
@@ -61,7 +61,7 @@ def test_guidance_s_unconditional_input_is_training_s_empty_prompt(trained, devi
     carry an FPS prefix."""
     import dataclasses
 
-    from mgjax.train.tasks import null_prompt_tokens
+    from mgjax.train.tasks.t2v import null_prompt_tokens
 
     cfg, workdir = trained
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, fps_prefix=True))

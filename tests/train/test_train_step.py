@@ -1,6 +1,7 @@
 """The jitted train step: same loss on 1 device and on 8 fake devices, and it learns."""
 
 import dataclasses
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -12,30 +13,27 @@ from jax.sharding import PartitionSpec as P
 from conftest import micro_config
 from mgjax.config import MeshConfig
 from mgjax.data.moving_shapes import COLORS
-from mgjax.data.t2v_loader import caption_corpus_for, shapes_source, t2v_batches
-from mgjax.models.codec.base import build_codec
-from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers
+from mgjax.data.t2v_loader import shapes_source
+from mgjax.models.text.stack import encode_prompts
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
-from mgjax.train.tasks import null_prompt_tokens
-from mgjax.train.optim import make_optimizer
-from mgjax.train.state import build_model, create_train_state, split_model, state_shardings
-from mgjax.train.t2v_step import make_train_step
+from mgjax.train.tasks import task_for
+from mgjax.train.tasks.base import state_shardings
+
 
 def run_steps(cfg, devices, num_steps):
+    """-> (losses, final state, task): the text-to-video task's own state, step and batches on `devices`."""
     mesh = make_mesh(cfg.mesh, devices)
-    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=500))
-    tx = make_optimizer(cfg.optim, cfg.train.steps)
     losses = []
     with jax.set_mesh(mesh):
-        graphdef, state = create_train_state(cfg, tx)
-        step = jax.jit(make_train_step(graphdef, cfg, build_codec(cfg.codec), tx, null_prompt_tokens(cfg, toks)),
-                       out_shardings=(state_shardings(state), None))
-        for batch in t2v_batches(cfg, toks, num_steps=num_steps):
+        task = task_for(cfg)
+        state = task.init_state(fresh=True)
+        step = jax.jit(task.make_step(None), out_shardings=(state_shardings(state), None))
+        for batch in itertools.islice(task.batches(0), num_steps):
             state, metrics = step(state, put_batch(batch, mesh, VIDEO_RULES))
             losses.append(float(metrics["loss"]))
-    return losses, state
+    return losses, state, task
 
 
 _ONE_DEVICE: dict = {}
@@ -64,10 +62,10 @@ def test_every_parallelism_preset_matches_one_device(devices, preset, axes, cp_m
     """Each preset on 8 fake CPU devices vs a single device: same losses and same parameters after two steps, so the
     forward and backward passes agree (the parameters are the gradients' sum through AdamW)."""
     cfg = micro_config()
-    one, state1 = one_device_run(cfg, devices, 2)
+    one, state1, _ = one_device_run(cfg, devices, 2)
     cfg8 = dataclasses.replace(cfg, mesh=MeshConfig(parallelism=preset, **axes),
                                model=dataclasses.replace(cfg.model, context_parallel=cp_mode))
-    eight, state8 = run_steps(cfg8, devices, 2)
+    eight, state8, _ = run_steps(cfg8, devices, 2)
     np.testing.assert_allclose(eight, one, rtol=1e-5)
     kernel = state8["params"]["backbone"]["blocks"]["mlp"]["w1"]["kernel"]
     spec = tuple(kernel.sharding.spec) + (None,) * (kernel.ndim - len(kernel.sharding.spec))
@@ -81,8 +79,8 @@ def test_muon_step_on_a_sharded_mesh_matches_one_device(devices):
     one-device losses and parameters after two steps."""
     base = micro_config()
     cfg = dataclasses.replace(base, optim=dataclasses.replace(base.optim, optimizer="muon"))
-    one, state1 = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(data=1)), devices[:1], 2)
-    eight, state8 = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(parallelism="fsdp_tp", data=2, fsdp=2,
+    one, state1, _ = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(data=1)), devices[:1], 2)
+    eight, state8, _ = run_steps(dataclasses.replace(cfg, mesh=MeshConfig(parallelism="fsdp_tp", data=2, fsdp=2,
                                                                        tensor=2)), devices, 2)
     np.testing.assert_allclose(eight, one, rtol=1e-5)
     # Parameters barely move in two warm-up steps; the momenta Muon orthogonalises carry the gradients themselves.
@@ -106,22 +104,20 @@ def test_tiny_model_learns_colour_from_text(devices):
     cfg = dataclasses.replace(
         base, mesh=MeshConfig(data=1),
         model=dataclasses.replace(base.model, width=64, ffn_width=128, num_heads=2),
-        data=dataclasses.replace(base.data, num_frames=4, batch_size=16, two_object_prob=0.0),
+        data=dataclasses.replace(base.data, num_frames=4, batch_size=16,
+                                 shapes=dataclasses.replace(base.data.shapes, two_object_prob=0.0)),
         flow=dataclasses.replace(base.flow, prediction="data"),
         text=dataclasses.replace(base.text, drop_prob=0.0),
         optim=dataclasses.replace(base.optim, learning_rate=2e-3, warmup_steps=20))
-    losses, state = run_steps(cfg, devices[:1], 250)
+    losses, state, task = run_steps(cfg, devices[:1], 250)
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
 
-    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=500))
+    toks, codec = task.tokenizers, task.codec
     source = shapes_source(cfg.data, split="heldout")  # combinations never seen in training
     captions = [source[i]["caption"] for i in range(48)]
     swapped = [swap_colours(c) for c in captions]
-    with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
-        graphdef = split_model(cfg, build_model(cfg))[0]
-    model = nnx.merge(graphdef, state["params"], state["rest"])
-    codec = build_codec(cfg.codec)
-    lt, lh, lw, lc = codec.latent_shape(cfg.data.num_frames, cfg.data.height, cfg.data.width)
+    model = nnx.merge(task.graphdef, state["params"], state["rest"])
+    lt, lh, lw, lc = codec.geometry.latent_shape(cfg.data.num_frames, cfg.data.height, cfg.data.width)
     xt = jax.random.normal(jax.random.key(0), (len(captions), lt, lh, lw, lc))
     t = jnp.full((len(captions),), 0.02)
 
@@ -141,12 +137,11 @@ def test_non_finite_batch_skips_the_update_and_counts_it(devices):
     the skip is reported; the next finite batch trains normally."""
     cfg = dataclasses.replace(micro_config(), mesh=MeshConfig(data=1))
     mesh = make_mesh(cfg.mesh, devices[:1])
-    toks = load_or_train_tokenizers(cfg.text.encoders, None, corpus=lambda: caption_corpus_for(cfg, num=500))
-    tx = make_optimizer(cfg.optim, cfg.train.steps)
     with jax.set_mesh(mesh):
-        graphdef, state = create_train_state(cfg, tx)
-        step = jax.jit(make_train_step(graphdef, cfg, build_codec(cfg.codec), tx, null_prompt_tokens(cfg, toks)))
-        batch = next(t2v_batches(cfg, toks, num_steps=1))
+        task = task_for(cfg)
+        state = task.init_state(fresh=True)
+        step = jax.jit(task.make_step(None))
+        batch = next(task.batches(0))
         before = jax.tree.map(np.asarray, state)
         bad = dict(batch, video=batch["video"].astype(np.float32) * np.nan)
         state, metrics = step(state, put_batch(bad, mesh, VIDEO_RULES))
@@ -167,9 +162,9 @@ def test_gradient_accumulation_equals_the_full_batch(devices):
     """Two micro-batches of 4 give the full batch of 8's loss and update (the randomness is drawn for the whole
     batch, so only summation order differs), on an FSDP x TP mesh."""
     cfg = dataclasses.replace(micro_config(), mesh=MeshConfig(data=2, fsdp=2, tensor=2, parallelism="fsdp_tp"))
-    full, state_full = run_steps(cfg, devices, 2)
+    full, state_full, _ = run_steps(cfg, devices, 2)
     accum = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, grad_accum_steps=2))
-    micro, state_micro = run_steps(accum, devices, 2)
+    micro, state_micro, _ = run_steps(accum, devices, 2)
     np.testing.assert_allclose(micro, full, rtol=1e-5)
     for a, b in zip(jax.tree.leaves(state_micro["params"]), jax.tree.leaves(state_full["params"])):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)

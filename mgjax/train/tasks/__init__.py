@@ -7,11 +7,12 @@ import pathlib
 
 from mgjax.config.load import load_config as load_config_file
 from mgjax.config.schema import Config
+from mgjax.config.validate import validate as validate_sections
 from mgjax.train.tasks import t2v, tae
 from mgjax.train.tasks.base import Task
 from mgjax.train.tasks.registry import TASKS, get_task, register_task
 
-__all__ = ["TASKS", "Task", "get_task", "load_config", "register_task", "t2v", "tae", "task_for"]
+__all__ = ["TASKS", "Task", "get_task", "load_config", "register_task", "t2v", "tae", "task_for", "validate"]
 
 
 def load_config(path: str | pathlib.Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -19,6 +20,12 @@ def load_config(path: str | pathlib.Path, overrides: list[str] | tuple[str, ...]
     cfg = load_config_file(path, overrides)
     get_task(cfg.task).validate(cfg)
     return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Every check a loaded config gets: its task-independent sections, then its task's own."""
+    validate_sections(cfg)
+    get_task(cfg.task).validate(cfg)
 
 
 def task_for(cfg: Config, workdir: str | pathlib.Path | None = None, *, abstract: bool = False) -> Task:

@@ -7,9 +7,10 @@ import pytest
 from flax import nnx
 
 from mgjax.config import MeshConfig, TAEConfig
+from mgjax.config.geometry import tae_compression, tae_latent_frames
 from mgjax.models.tae.attention import TemporalAttention
 from mgjax.models.tae.layers import TemporalConv
-from mgjax.models.tae.model import TemporalAutoencoder, compression, latent_frames
+from mgjax.models.tae.model import TemporalAutoencoder
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import TAE_RULES, use_rules
 
@@ -35,7 +36,7 @@ def _abstract_tae(cfg):
 
 def test_paper_tae_maps_a_256_frame_768px_clip_to_32x96x96x16_and_back(mesh1):
     cfg = TAEConfig()
-    assert compression(cfg) == (8, 8, 8)
+    assert tae_compression(cfg) == (8, 8, 8)
     graphdef, state = _abstract_tae(cfg)
     encode = lambda s, x: nnx.merge(graphdef, s).encode(x)[0]
     decode = lambda s, z, n: nnx.merge(graphdef, s).decode(z, n)
@@ -54,7 +55,7 @@ def test_any_frame_count_encodes_to_ceil_t_over_ft_and_decodes_to_its_length(mes
     model = TemporalAutoencoder(TINY, rngs=nnx.Rngs(0))
     video = jax.random.uniform(jax.random.key(0), (1, frames, 16, 16, 3), minval=-1, maxval=1)
     recon, mean, logvar, z = jax.eval_shape(lambda v: model(v), video)
-    assert mean.shape == (1, -(-frames // 4), 4, 4, 4) == (1, latent_frames(TINY, frames), 4, 4, 4)
+    assert mean.shape == (1, -(-frames // 4), 4, 4, 4) == (1, tae_latent_frames(TINY, frames), 4, 4, 4)
     assert recon.shape == video.shape
     assert jax.eval_shape(model.decode, z).shape[1] == 4 * mean.shape[1]  # the spurious frames before trimming
 

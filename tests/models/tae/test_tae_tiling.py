@@ -1,13 +1,19 @@
 """Tiled TAE inference: tile layout and blend weights, exactness on short clips, and on a trained TAE the tiled decode
 of a long clip matches the untiled one without seams."""
 
+import dataclasses
+
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
-from mgjax.config import MeshConfig, TAEConfig
+from conftest import CONFIGS, REPO
+from mgjax.checkpoint.restore import restore_params
+from mgjax.config import MeshConfig, TAEConfig, load_config
+from mgjax.data.moving_shapes import MovingShapes
+from mgjax.eval.metrics import psnr
+from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.tae.model import TemporalAutoencoder
 from mgjax.models.tae.tiling import blend_weights, tile_starts, tiled_decode, tiled_encode
 from mgjax.parallel.mesh import make_mesh
@@ -59,18 +65,11 @@ def test_tiling_is_exact_while_frames_do_not_interact():
 def test_trained_tae_tiled_decode_of_a_long_clip_matches_untiled_without_seams():
     """The committed CPU TAE (assets/tae_shapes, 4x4x4): a 64-frame clip decoded in 16-frame tiles overlapping by 8
     agrees with the one-pass decode at >= 40 dB, and frames where tiles meet reconstruct no worse than the rest."""
-    from mgjax.config import load_config
-    from mgjax.data.moving_shapes import MovingShapes
-    from mgjax.eval.metrics import psnr
-    from mgjax.pipelines.codec import restore_tae
-
-    from conftest import CONFIGS, REPO
-
     cfg = load_config(CONFIGS / "tae_shapes.py")
     clip = MovingShapes("heldout", num_frames=64, height=32, width=32, seed=3, two_object_prob=1.0,
                         textured_prob=0.0)[0]["video"]
     with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
-        model = restore_tae(cfg.codec, REPO / "assets" / "tae_shapes")
+        model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), REPO / "assets" / "tae_shapes")
         graphdef, state = nnx.split(model)
 
         @jax.jit
@@ -79,9 +78,8 @@ def test_trained_tae_tiled_decode_of_a_long_clip_matches_untiled_without_seams()
             mean = m.encode(video)[0]
             return tiled_decode(m, mean, 64), m.decode(mean, 64)
 
-        tiled, untiled = decode_both(state, jnp.asarray(clip[None], jnp.float32) / 127.5 - 1.0)
-    to_uint8 = lambda v: np.asarray(jnp.clip(jnp.round((v[0] + 1) * 127.5), 0, 255))
-    tiled, untiled = to_uint8(tiled), to_uint8(untiled)
+        tiled, untiled = decode_both(state, pixels_to_unit(clip[None]))
+    tiled, untiled = np.asarray(unit_to_pixels(tiled[0])), np.asarray(unit_to_pixels(untiled[0]))
     assert float(np.mean(psnr(untiled, tiled))) >= 40.0
     errors = np.mean(np.square(tiled.astype(np.float32) - clip), axis=(1, 2, 3))  # per frame, against the input
     edges = {4 * s for s in tile_starts(64 // 4, 4, 2)} | {4 * s + 16 for s in tile_starts(64 // 4, 4, 2)}
@@ -96,20 +94,11 @@ def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
     31.8 with the AdamW one, 24.6 vs 28.8 with the L1 + L2 one, 23.3 vs 26.3 with the 1,100-step one), because
     GroupNorm statistics are per tile (as in diffusers' tiled VAE), and the gap grows as the TAE gets better; the
     bound below catches broken blending, not that gap (global statistics need a two-pass tiled GroupNorm, not built)."""
-    import dataclasses
-
-    from mgjax.config import load_config
-    from mgjax.data.moving_shapes import MovingShapes
-    from mgjax.eval.metrics import psnr
-    from mgjax.pipelines.codec import restore_tae
-
-    from conftest import CONFIGS, REPO
-
-    codec = load_config(CONFIGS / "tae_shapes.py").codec
-    codec = dataclasses.replace(codec, tae=dataclasses.replace(codec.tae, spatial_tile=32, spatial_overlap=16))
+    tae = dataclasses.replace(load_config(CONFIGS / "tae_shapes.py").model, spatial_tile=32, spatial_overlap=16)
     clip = MovingShapes("heldout", num_frames=8, height=64, width=64, seed=5, textured_prob=0.0)[0]["video"]
     with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
-        graphdef, state = nnx.split(restore_tae(codec, REPO / "assets" / "tae_shapes"))
+        graphdef, state = nnx.split(restore_params(TemporalAutoencoder(tae, rngs=nnx.Rngs(0)),
+                                                   REPO / "assets" / "tae_shapes"))
 
         @jax.jit
         def both(state, video):
@@ -117,8 +106,7 @@ def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
             mean = tiled_encode(m, video)[0]
             return mean, tiled_decode(m, mean, 8), m.decode(m.encode(video)[0], 8)
 
-        mean, tiled, untiled = both(state, jnp.asarray(clip[None], jnp.float32) / 127.5 - 1.0)
+        mean, tiled, untiled = both(state, pixels_to_unit(clip[None]))
     assert mean.shape == (1, 2, 16, 16, 16) and tiled.shape == (1, 8, 64, 64, 3)
-    to_uint8 = lambda v: np.asarray(jnp.clip(jnp.round((v[0] + 1) * 127.5), 0, 255))
-    tiled_psnr, untiled_psnr = (float(np.mean(psnr(clip, to_uint8(v)))) for v in (tiled, untiled))
+    tiled_psnr, untiled_psnr = (float(np.mean(psnr(clip, np.asarray(unit_to_pixels(v[0]))))) for v in (tiled, untiled))
     assert tiled_psnr > untiled_psnr - 10.0 and tiled_psnr > 21.0, (tiled_psnr, untiled_psnr)
