@@ -209,8 +209,10 @@ def peer_model_spec(cfg, batch: int) -> dict[str, Any]:
 
 
 def latent_grid_of(cfg) -> tuple[int, int, int]:
+    from mgjax.config.geometry import latent_grid
+
     d = cfg.data
-    return d.num_frames // 8, d.height // 8, d.width // 8
+    return latent_grid(cfg.codec, d.num_frames, d.height, d.width)[:3]
 
 
 def random_inputs(cfg, batch: int, seed: int = 0):

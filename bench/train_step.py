@@ -5,7 +5,7 @@ PyTorch peer's step on the same block stack in the same run.
 
 The step is the one train.py runs (flow-matching loss, AdamW with clipping, EMA, the non-finite guard; state
 donated) over cached latents and precomputed text (UL2 + ByT5 + MetaCLIP widths and token limits), bf16 activations
-over fp32 parameters, one clip per step on one device. MFU = 3x the analytic forward FLOPs (`mgjax.tools.inspect`;
+over fp32 parameters, one clip per step on one device. MFU = 3x the analytic forward FLOPs (`mgjax.models.video.flops`;
 remat's recomputation not counted) over step time x peak, against the data-sheet bf16 peak and the bf16 matmul rate
 measured in the same run. --size cpu runs a 2-layer model on 256 tokens.
 """

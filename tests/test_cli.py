@@ -25,6 +25,8 @@ def run(*args):
       "--camera-motion", "barrel roll"], "error: unknown camera motion 'barrel roll'; valid: static, pan left"),
     (["train.py", "--config", str(CONFIGS / "shapes_t2v_tiny.py"), "--set", "text.encoders.0.tokenizer=clip_bpe"],
      "error: text.encoders.0.tokenizer='clip_bpe' does not fit kind='t5'; valid: sentencepiece, byte"),
+    (["-m", "mgjax", "eval", "--config", str(CONFIGS / "tae_shapes.py"), "--workdir", "/nonexistent/run", "--set",
+      "model.base_channels=12"], "error: model.base_channels (12) must be divisible by num_groups (8)"),
 ])
 def test_user_errors_are_one_line(args, fragment, tmp_path):
     result = run(*args, *(["--workdir", str(tmp_path)] if args[0] == "train.py" else []))

@@ -16,12 +16,16 @@ import orbax.checkpoint as ocp
 from mgjax.errors import UserError
 
 
+def _is_array(tree) -> bool:
+    return isinstance(tree, (jax.Array, jax.ShapeDtypeStruct))
+
+
 def _boxed(tree):
-    return {"value": tree} if isinstance(tree, jax.Array) else tree
+    return {"value": tree} if _is_array(tree) else tree
 
 
 def _unboxed(restored, target):
-    return restored["value"] if isinstance(target, jax.Array) else restored
+    return restored["value"] if _is_array(target) else restored
 
 
 def _abstract(tree):
@@ -81,10 +85,15 @@ def checkpoint_dir(workdir: str | pathlib.Path) -> pathlib.Path:
     return pathlib.Path(workdir) / "checkpoints"
 
 
-def open_existing(workdir: str | pathlib.Path) -> Checkpointer:
-    """A checkpointer over a training run's checkpoints; a missing run is a one-line user error."""
+def check_run(workdir: str | pathlib.Path) -> pathlib.Path:
+    """The run's checkpoint directory; a run without checkpoints is a one-line user error."""
     directory = checkpoint_dir(workdir)
     if not directory.is_dir() or not any(p.name.isdigit() for p in directory.iterdir()):
         raise UserError(f"no checkpoint found in {str(directory)!r}; train first with "
                         f"`python -m mgjax train --config CONFIG --workdir {workdir}`")
-    return Checkpointer(directory, async_save=False)
+    return directory
+
+
+def open_existing(workdir: str | pathlib.Path) -> Checkpointer:
+    """A checkpointer over a training run's checkpoints; a missing run is a one-line user error."""
+    return Checkpointer(check_run(workdir), async_save=False)

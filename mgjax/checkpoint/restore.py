@@ -7,7 +7,7 @@ import pathlib
 
 from flax import nnx
 
-from mgjax.checkpoint.orbax import open_existing
+from mgjax.checkpoint.orbax import check_run, open_existing
 from mgjax.config.codec import CodecConfig
 from mgjax.errors import UserError
 from mgjax.models.codec import CODECS, LatentCodec
@@ -40,10 +40,10 @@ def read_latent_stats(workdir: str | pathlib.Path) -> dict:
 def load_codec(cfg: CodecConfig) -> LatentCodec:
     """The codec of `cfg.kind`; a kind with weights restores them from `cfg.checkpoint`, a trained run of it."""
     kind = CODECS[cfg.kind]
-    module = kind.module(cfg)
-    if module is None:
+    if not kind.has_weights:
         return kind.build(cfg, None, None)
     if not cfg.checkpoint:
         raise UserError(f"codec.kind={cfg.kind} needs codec.checkpoint=DIR, a trained run of that codec (e.g. "
                         f"assets/tae_shapes, or `python -m mgjax train --config configs/tae_shapes.py --workdir DIR`)")
-    return kind.build(cfg, restore_params(module, cfg.checkpoint), read_latent_stats(cfg.checkpoint))
+    check_run(cfg.checkpoint)  # before building the module: a missing run is the likelier mistake
+    return kind.build(cfg, restore_params(kind.module(cfg), cfg.checkpoint), read_latent_stats(cfg.checkpoint))

@@ -71,16 +71,3 @@ def test_30b_768px_training_step_fits_a_v5p_512_slice():
     assert r["fits"] and 5 < r["per_chip_gib"]["peak"] < 95, r["per_chip_gib"]
     # 3 x forward FLOPs: (58 dense + 87 attention) GFLOP per token forward (shared/spec/moviegen.md §11)
     assert 0.9e6 < r["model_tflops_per_step"] < 1.1e6
-
-
-@pytest.mark.tpu_aot
-def test_planner_compiles_any_task_s_step():
-    """The planner asks the config's task for its abstract state, batch and step: the TAE's compiles too (its
-    adversarial and outlier-penalty phase, the last one)."""
-    _tpu()
-    from mgjax.tools.aot import plan
-    from mgjax.train.tasks import load_config
-
-    r = plan(load_config(CONFIGS / "tae_shapes.py", ["loss.disc_weight=0.5"]), "v5p-8")
-    assert r["task"] == "tae" and r["global_batch"] == 4 and r["fits"]
-    assert r["model_tflops_per_step"] > 0  # XLA's count: the TAE has no scanned layers

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from mgjax.config import Config, DataConfig, MeshConfig, OptimConfig, TrainConfig
 from mgjax.errors import UserError
@@ -53,6 +54,11 @@ class RegressionTask(Task):
     def loss(self, model, batch, key):
         err = model(batch["x"]) - batch["y"]
         return jnp.mean(err ** 2), {"abs_error": jnp.mean(jnp.abs(err))}
+
+    def abstract_batch(self, mesh, batch_size):
+        sharding = NamedSharding(mesh, P(("data", "fsdp")))
+        return {"x": jax.ShapeDtypeStruct((batch_size, 4), jnp.float32, sharding=sharding),
+                "y": jax.ShapeDtypeStruct((batch_size,), jnp.float32, sharding=sharding)}
 
     def batches(self, start_step, data_state=None):
         b = self.cfg.data.batch_size
@@ -105,3 +111,20 @@ def test_a_config_whose_model_does_not_fit_its_task_is_one_line():
         validate(dataclasses.replace(regression_config(), model=TAEConfig()))
     with pytest.raises(UserError, match="unknown task 'nope'; registered tasks: .*t2v.*tae"):
         validate(dataclasses.replace(regression_config(), task="nope"))
+
+
+@pytest.mark.tpu_aot
+def test_the_tpu_planner_compiles_a_task_defined_here():
+    """`python -m mgjax aot` asks the task for its abstract state, batch and step, so any task compiles for a TPU
+    slice (libtpu from the tpu extra; no TPU needed)."""
+    import os
+
+    pytest.importorskip("libtpu", reason="the tpu extra (libtpu) compiles for TPU; `make test` installs it")
+    os.environ.setdefault("TPU_ACCELERATOR_TYPE", "v5p-8")
+    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+    from mgjax.tools.aot import plan
+
+    r = plan(regression_config(), "v5p-8")
+    assert r["task"] == "test_regression" and r["global_batch"] == 4 and r["fits"]
+    assert r["mesh"] == {"data": 4, "fsdp": 1, "tensor": 1, "context": 1}
+    assert r["model_tflops_per_step"] > 0  # XLA's count: the task gives no analytic FLOPs

@@ -28,10 +28,13 @@ class LatentCodec(Protocol):
 
 
 class CodecKind(Protocol):
-    """What a codec kind registers: `module(cfg)` is the nnx module its weights restore into (None: no weights);
-    `build(cfg, module, stats)` makes the codec from it and the run's latent statistics (None without weights)."""
+    """What a codec kind registers: `has_weights`; `module(cfg)`, the nnx module its weights restore into (a kind with
+    weights); `build(cfg, module, stats)` makes the codec from it and the run's latent statistics (both None without
+    weights)."""
 
-    def module(self, cfg: CodecConfig) -> nnx.Module | None: ...
+    has_weights: bool
+
+    def module(self, cfg: CodecConfig) -> nnx.Module: ...
 
     def build(self, cfg: CodecConfig, module: nnx.Module | None, stats: dict[str, Any] | None) -> LatentCodec: ...
 

@@ -19,9 +19,7 @@ class SpaceToDepthCodec:
         self.geometry = codec_geometry(cfg)
         self.factors = tuple(cfg.factors)
 
-    @classmethod
-    def module(cls, cfg: CodecConfig) -> None:
-        return None
+    has_weights = False
 
     @classmethod
     def build(cls, cfg: CodecConfig, module=None, stats=None) -> "SpaceToDepthCodec":

@@ -26,6 +26,8 @@ class TAECodec:
         self.shift = jnp.asarray(np.asarray(shift, np.float32).reshape(-1))
         self.scale = jnp.asarray(np.asarray(scale, np.float32).reshape(-1))
 
+    has_weights = True
+
     @classmethod
     def module(cls, cfg: CodecConfig) -> TemporalAutoencoder:
         return TemporalAutoencoder(cfg.tae, rngs=nnx.Rngs(0))

@@ -177,11 +177,24 @@ def on_mesh(tree, mesh: jax.sharding.Mesh):
 
 
 def abstract_opt_state(tx: optax.GradientTransformation, params, mesh: jax.sharding.Mesh):
-    """Optimizer moments shard like their parameters (as jit(tx.init) places them in training); counters replicate."""
+    """Optimizer state placed as training places it: a moment shards like the parameter whose path ends its own (the
+    moments of adamw and the masked branches of Muon alike), counters and scalars replicate."""
+    by_path = {_keys(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
     replicated = NamedSharding(mesh, P())
-    return optax.tree_map_params(
-        tx, lambda a, p: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=p.sharding), jax.eval_shape(tx.init, params),
-        params, transform_non_params=lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated))
+
+    def place(path, a):
+        keys = _keys(path)
+        for i in range(len(keys)):
+            p = by_path.get(keys[i:])
+            if p is not None and p.shape == a.shape:
+                return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=p.sharding)
+        return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated)
+
+    return jax.tree_util.tree_map_with_path(place, jax.eval_shape(tx.init, params))
+
+
+def _keys(path) -> tuple[str, ...]:
+    return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
 def state_shardings(state: State):
