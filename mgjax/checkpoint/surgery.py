@@ -30,26 +30,25 @@ def parse_run(spec: str) -> tuple[pathlib.Path, int | None]:
     return pathlib.Path(spec), None
 
 
-def _flat(tree) -> dict[Path, Any]:
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {tuple(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): leaf for path, leaf in leaves}
-
-
-def _name(path: Path) -> str:
-    return ".".join(path)
-
-
-def transplant(parent: Mapping[Path, jax.Array], child: Any, widen: Mapping[Path, int], where: str) -> Any:
-    """`child` (a pytree of arrays) with every parameter taken from `parent` (flat {path: array}); see the module
-    docstring for the rules. `widen` maps a child path to the axis along which it may be larger than the parent's."""
-    child_flat = _flat(child)
-    extra = [p for p in parent if p not in child_flat]
+def transplant(parent: Mapping[Path, jax.Array], child: Mapping[str, Any], widen: Mapping[Path, int],
+               where: str) -> dict[str, Any]:
+    """`child` ({item: pytree of arrays}, e.g. trainable `params` and frozen `rest`) with every parameter taken from
+    `parent` ({module path: array}); see the module docstring for the rules. Paths are module paths, whatever item
+    holds them, so a part the parent trained and the child freezes (or the reverse) still carries over. `widen` maps a
+    module path to the axis along which the child's parameter may be larger than the parent's."""
+    have = {key for tree in child.values() for key in _flat(tree)}
+    extra = [p for p in parent if p not in have]
     if extra:
         raise UserError(f"{where} has {len(extra)} parameters this model lacks (e.g. {_name(extra[0])}); a child "
                         f"may add modules but not drop them")
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(child)
+    return {item: _transplant_tree(parent, tree, widen, where) for item, tree in child.items()}
+
+
+def _transplant_tree(parent, tree, widen, where):
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
     out = []
-    for (path, value), key in zip(leaves, child_flat):
+    for path, value in leaves:
+        key = _keys(path)
         if key not in parent:
             out.append(value)  # a new module: its own (zero) initialisation
             continue
@@ -70,27 +69,43 @@ def transplant(parent: Mapping[Path, jax.Array], child: Any, widen: Mapping[Path
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
-def read_parent(spec: str, item: str, child: Any, mesh) -> dict[Path, jax.Array]:
-    """The parent run's checkpoint item as flat {path: array}, each placed like the child's parameter of the same
-    path and shape (so a model too large for one device restores sharded), replicated otherwise."""
+def read_parent(spec: str, items: tuple[str, ...], child: Mapping[str, Any], mesh) -> dict[Path, jax.Array]:
+    """The parent run's weights as flat {module path: array}, from the first of `items` its checkpoint has plus every
+    later one it has (e.g. ("ema", "params") then "rest"), each placed like the child's parameter of the same path and
+    shape (so a model too large for one device restores sharded), replicated otherwise."""
     directory, step = parse_run(spec)
     ckpt = open_existing(directory)
+    child_flat = {key: leaf for tree in child.values() for key, leaf in _flat(tree).items()}
+
+    def target(path, meta):
+        mine = child_flat.get(_keys(path))
+        sharding = (mine.sharding if mine is not None and tuple(mine.shape) == tuple(meta.shape)
+                    else NamedSharding(mesh, P()))
+        return jax.ShapeDtypeStruct(tuple(meta.shape), meta.dtype, sharding=sharding)
+
+    out: dict[Path, jax.Array] = {}
     try:
         step = ckpt.latest_step() if step is None else step
-        metadata = ckpt.item_metadata(item, step)
-        if metadata is None:
-            raise UserError(f"train.init_from={spec}: step {step} has no {item!r} weights")
-        child_flat = _flat(child)
-
-        def target(path, meta):
-            key = tuple(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
-            mine = child_flat.get(key)
-            sharding = (mine.sharding if mine is not None and tuple(mine.shape) == tuple(meta.shape)
-                        else NamedSharding(mesh, P()))
-            return jax.ShapeDtypeStruct(tuple(meta.shape), meta.dtype, sharding=sharding)
-
-        abstract = jax.tree_util.tree_map_with_path(target, metadata)
-        restored = ckpt.restore({item: abstract}, items=(item,), step=step)[item]
+        for group in items:
+            names = (group,) if isinstance(group, str) else group
+            found = [(n, m) for n in names if (m := ckpt.item_metadata(n, step)) is not None][:1]
+            for name, metadata in found:
+                abstract = jax.tree_util.tree_map_with_path(target, metadata)
+                out.update(_flat(ckpt.restore({name: abstract}, items=(name,), step=step)[name]))
     finally:
         ckpt.close()
-    return _flat(restored)
+    if not out:
+        raise UserError(f"train.init_from={spec}: step {step} holds none of the weights {items}")
+    return out
+
+
+def _keys(path) -> Path:
+    return tuple(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+
+
+def _flat(tree) -> dict[Path, Any]:
+    return {_keys(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _name(path: Path) -> str:
+    return ".".join(path)

@@ -110,6 +110,18 @@ def test_every_conditioning_input_reaches_the_output(parent, devices):
         assert np.abs(g["context_proj"][stream]["kernel"]).max() > 0
 
 
+def test_a_part_the_child_freezes_still_carries_over(parent, devices):
+    """The parent trained its text encoder; a child that freezes it finds those weights in its frozen `rest`."""
+    parent_model, parent_dir = parent
+    cfg = child_config(parent_dir)
+    frozen = dataclasses.replace(cfg.text.encoders[0], trainable=False)
+    _, state = child(dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, encoders=(frozen,))), devices)
+    assert "text_encoders" not in state["params"]
+    expected = nnx.to_pure_dict(nnx.state(parent_model.text_encoders, nnx.Param))
+    for a, b in zip(jax.tree.leaves(state["rest"]["text_encoders"]), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_mismatch_surgery_cannot_explain_is_one_line(parent, devices):
     _, parent_dir = parent
     with pytest.raises(UserError) as e:

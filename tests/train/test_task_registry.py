@@ -128,3 +128,13 @@ def test_the_tpu_planner_compiles_a_task_defined_here():
     assert r["task"] == "test_regression" and r["global_batch"] == 4 and r["fits"]
     assert r["mesh"] == {"data": 4, "fsdp": 1, "tensor": 1, "context": 1}
     assert r["model_tflops_per_step"] > 0  # XLA's count: the task gives no analytic FLOPs
+
+
+def test_every_built_in_task_names_an_evaluator_that_exists():
+    import importlib
+
+    from mgjax.train.tasks import TASKS
+
+    for name in ("t2v", "tae"):
+        evaluator = importlib.import_module(TASKS[name].evaluator)
+        assert callable(evaluator.evaluate) and callable(evaluator.summary)

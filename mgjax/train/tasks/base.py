@@ -45,7 +45,8 @@ class Task:
     widenable: ClassVar[Mapping[tuple[str, ...], int]] = {}
 
     def __init__(self, cfg: Config, workdir: str | pathlib.Path | None = None, *, abstract: bool = False):
-        """`abstract`: shapes only (inspect, AOT): nothing is read from disk or trained."""
+        """`abstract`: no tokenizer, codec weights or data are loaded (inspect, the AOT planner, benchmarks on
+        synthetic batches); the state can still be built, abstractly or concretely."""
         self.cfg = cfg
         self.workdir = None if workdir is None else pathlib.Path(workdir)
         self.abstract = abstract

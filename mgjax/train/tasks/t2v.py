@@ -79,14 +79,10 @@ class TextToVideoTask(Task):
 
     def _from_parent(self, params, rest):
         spec, mesh = self.cfg.train.init_from, jax.tree.leaves(params)[0].sharding.mesh
-        where = f"train.init_from={spec}"
         child = {"params": params, "rest": rest}
-        parent = {"params": read_parent(spec, self.cfg.train.init_from_weights, params, mesh)}
-        if jax.tree.leaves(rest):
-            parent["rest"] = read_parent(spec, "rest", rest, mesh)
-        flat_parent = {(item,) + path: v for item, tree in parent.items() for path, v in tree.items()}
-        widen = {(item,) + path: axis for item in child for path, axis in self.widenable.items()}
-        out = transplant(flat_parent, child, widen, where)
+        weights = (self.cfg.train.init_from_weights, "params")  # the chosen weights, or the raw ones if absent
+        parent = read_parent(spec, (weights, "rest"), child, mesh)
+        out = transplant(parent, child, self.widenable, f"train.init_from={spec}")
         return out["params"], out["rest"]
 
     def abstract_state(self, mesh) -> dict:
