@@ -24,6 +24,7 @@ def _block(length: int) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _kernel(num_heads: int, q_len: int, kv_len: int, causal: bool, interpret: bool):
+    # optional: the TPU Pallas kernel is imported only when a TPU program (or its interpreter test) asks for it
     from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_kernel as sk
     from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_mask as sm
 

@@ -22,7 +22,7 @@ VERSION = "1.0.0"
 
 
 def _features():
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # optional: only a TFDS dataset needs it (and its start-up cost)
 
     text = lambda: tfds.features.Tensor(shape=(), dtype=np.object_)  # noqa: E731
     scalar = lambda dtype: tfds.features.Tensor(shape=(), dtype=dtype)  # noqa: E731
