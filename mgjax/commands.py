@@ -2,8 +2,8 @@
 
 Each command declares its arguments and calls into the library; a user's mistake (a `UserError`) prints one line and
 exits with status 2. Imports of the library happen inside each command: process-wide flags (XLA_FLAGS, fake CPU
-devices, JAX_PLATFORMS for the AOT planner) must be set before JAX starts its backend, and a command loads only what
-it needs (`inspect` never imports the video decoders, `aot` alone needs libtpu).
+devices, JAX_PLATFORMS for the AOT planner) must be set before JAX starts its backend, and `--help` or a bad argument
+should not wait seconds for the whole library to import.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ def randomized_model(devices, key: int = 1, cfg: Config | None = None):
     def perturb(state):
         leaves, tree = jax.tree.flatten(state)
         keys = jax.random.split(jax.random.key(key), len(leaves))
-        return jax.tree.unflatten(tree, [x + 0.05 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)])
+        noise = [0.05 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+        return jax.tree.unflatten(tree, [x + n for x, n in zip(leaves, noise)])
 
     return nnx.merge(graphdef, perturb(state))
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from mgjax.config.geometry import patch_grid
 from mgjax.pipelines.t2v import T2VSampler
 
 DEFAULT_TIMES = (0.05, 0.5)
@@ -64,7 +65,7 @@ def diagnose(model, latent_shape, tokenize, times=DEFAULT_TIMES, pairs=DEFAULT_P
     """tokenize(list of captions) -> the model's token inputs. Inputs are X_t for pure noise X_0 (X_1 = 0). The
     sensitivity of a pair is the RMS change of the model's output when the caption changes from one to the other."""
     noise = jax.random.normal(jax.random.key(seed), (batch,) + tuple(latent_shape), jnp.float32)
-    num_tokens = math.prod(n // p for n, p in zip(latent_shape[:3], model.backbone.cfg.patch_size))
+    num_tokens = math.prod(patch_grid(latent_shape[:3], model.backbone.cfg.patch_size))
     report = {"uniform_entropy": math.log(num_tokens), "times": {}}
     tokens = {c: tokenize([c] * batch) for _, a, b in pairs for c in (a, b)}
     for tv in times:

@@ -57,9 +57,10 @@ def inputs(cfg, seed: int):
     ids = jax.random.randint(keys[1], (b, m), 4, 200)
     tokens = [(ids, jnp.arange(m)[None, :] < jnp.array([[9], [17]]))]
     t = jax.random.uniform(keys[2], (b,))
+    second_mask = jnp.arange(7)[None, :] < jnp.array([[5], [2]])  # 5 and 2 valid tokens of 7
     cond = Conditioning(latent=jax.random.normal(keys[3], latents.shape[:-1] + (COND["cond_channels"],)),
                         context=((3.0 * jax.random.normal(keys[4], (b, 4, 12)), jnp.ones((b, 4), bool)),
-                                 (jax.random.normal(keys[5], (b, 7, 20)), jnp.arange(7)[None, :] < jnp.array([[5], [2]]))),
+                                 (jax.random.normal(keys[5], (b, 7, 20)), second_mask)),
                         vector=5.0 * jax.random.normal(keys[6], (b, COND["time_cond_width"])))
     return latents, t, tokens, cond
 

@@ -37,7 +37,8 @@ class Regressor(nnx.Module):
 
 @register_task
 class RegressionTask(Task):
-    """y = x . w from noisy samples; batch s is a function of s, so a resumed run sees what an uninterrupted one would."""
+    """y = x . w from noisy samples; batch s is a function of s, so a resumed run sees what an uninterrupted one
+    would."""
 
     name = "test_regression"
     model_config = RegressionModelConfig

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import micro_config
+from mgjax.checkpoint.orbax import checkpoint_dir, open_existing
 from mgjax.errors import UserError
 from mgjax.pipelines.t2v import T2VSampler
-from mgjax.checkpoint.orbax import checkpoint_dir
+from mgjax.tools.export import export_params
 from mgjax.train.loop import train
 
 
@@ -77,3 +78,22 @@ def test_sampling_a_run_without_checkpoints_is_one_line(tmp_path, devices):
     with pytest.raises(UserError) as e:
         T2VSampler(micro_config(), tmp_path, devices=devices[:1])
     assert "no checkpoint found" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_export_keeps_the_inference_weights_and_samples_the_same(trained, tmp_path, devices):
+    """`export` writes the task's inference items (params, ema, rest) and no optimizer state, with the tokenizer and
+    config beside them: sampling the export gives the run's videos bit for bit."""
+    cfg, workdir = trained
+    assert export_params(cfg, workdir, tmp_path / "exported") == 4
+    ckpt = open_existing(tmp_path / "exported")
+    items = sorted(p.name for p in (ckpt.directory / "4").iterdir() if p.is_dir())
+    ckpt.close()
+    assert items == ["ema", "meta", "params"]  # the micro encoder trains, so `rest` is empty and not written
+    assert (tmp_path / "exported" / "tokenizer_ul2.model").is_file() and (tmp_path / "exported" / "config.json").is_file()
+    prompts = ["a red circle moving left"]
+    run = T2VSampler(cfg, workdir, devices=devices[:1]).sample(prompts, seed=1, num_steps=2, progress=False)
+    exported = T2VSampler(cfg, tmp_path / "exported", devices=devices[:1]).sample(prompts, seed=1, num_steps=2,
+                                                                                  progress=False)
+    assert np.array_equal(run, exported)
+    with pytest.raises(UserError, match="is the run itself"):
+        export_params(cfg, workdir, workdir)

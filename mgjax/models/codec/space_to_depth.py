@@ -17,7 +17,6 @@ class SpaceToDepthCodec:
 
     def __init__(self, cfg: CodecConfig):
         self.geometry = codec_geometry(cfg)
-        self.factors = tuple(cfg.factors)
 
     has_weights = False
 
@@ -26,12 +25,12 @@ class SpaceToDepthCodec:
         return cls(cfg)
 
     def encode(self, video: jax.Array) -> jax.Array:
-        ft, fh, fw = self.factors
+        ft, fh, fw = self.geometry.factors
         if video.shape[1] == 1 and ft > 1:
             video = jax.numpy.repeat(video, ft, axis=1)
         return rearrange(video, "b (t ft) (h fh) (w fw) c -> b t h w (ft fh fw c)", ft=ft, fh=fh, fw=fw)
 
     def decode(self, latents: jax.Array, length: int | None = None) -> jax.Array:
-        ft, fh, fw = self.factors
+        ft, fh, fw = self.geometry.factors
         video = rearrange(latents, "b t h w (ft fh fw c) -> b (t ft) (h fh) (w fw) c", ft=ft, fh=fh, fw=fw)
         return video if length is None else video[:, :length]

@@ -1,9 +1,10 @@
 """The Movie Gen temporal autoencoder (paper §3.1.1): RGB video or image <-> (t/8, h/8, w/8, 16) latents.
 
 Frame counts (mgjax/config/geometry.py): every stride-2 temporal conv keeps ceil(t / 2) frames, so a clip of t
-frames encodes to ceil(t / ft) latent frames (ft = 8 for the paper: 1 frame -> 1, 9..16 -> 2, 256 -> 32) and t' latent frames decode to
-ft * t' frames. `decode(z, num_frames)` keeps the first `num_frames` and discards the spurious rest (paper: "spurious"
-extra output frames are discarded), so encode -> decode returns the input's length for any t, including an image.
+frames encodes to ceil(t / ft) latent frames (ft = 8 for the paper: 1 frame -> 1, 9..16 -> 2, 256 -> 32) and t'
+latent frames decode to ft * t' frames. `decode(z, num_frames)` keeps the first `num_frames` and discards the
+spurious rest (paper: "spurious" extra output frames are discarded), so encode -> decode returns the input's length
+for any t, including an image.
 """
 
 from __future__ import annotations

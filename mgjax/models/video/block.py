@@ -54,7 +54,7 @@ class VideoBlock(nnx.Module):
         h = self.self_attn(modulate(self.attn_norm(x), shift1, scale1), rope=rope)
         x = x + gate1[:, None, :] * checkpoint_name(h, "attn_out")
         c = x if self.cross_norm is None else self.cross_norm(x)
-        if joint is None or self.context_gate is None:
+        if joint is None:  # no context tokens given (the backbone refuses streams it has no gate and projection for)
             cross = self.cross_attn(c, context=text, kv_lengths=text_lengths)
         else:
             cross = self.cross_attn.gated_joint(c, text, text_lengths, joint, joint_lengths, self.context_gate[...])

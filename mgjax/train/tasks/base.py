@@ -48,8 +48,6 @@ class Task:
         """`abstract`: no tokenizer, codec weights or data are loaded (inspect, the AOT planner, benchmarks on
         synthetic batches); the state can still be built, abstractly or concretely."""
         self.cfg = cfg
-        self.workdir = None if workdir is None else pathlib.Path(workdir)
-        self.abstract = abstract
         self.tx = make_optimizer(cfg.optim, cfg.train.steps)
         self.graphdef = None
 
@@ -90,8 +88,7 @@ class Task:
         with jax.set_mesh(mesh):
             self.graphdef, params = nnx.split(nnx.eval_shape(self.build_model))
         params = on_mesh(nnx.to_pure_dict(params), mesh)
-        return {"params": params, "opt_state": abstract_opt_state(self.tx, params, mesh),
-                "step": jax.ShapeDtypeStruct((), jnp.int32, sharding=NamedSharding(mesh, P()))}
+        return {"params": params, "opt_state": abstract_opt_state(self.tx, params, mesh), "step": abstract_step(mesh)}
 
     # -- training --------------------------------------------------------------------------------------------------
 
@@ -164,6 +161,11 @@ def count(tree) -> int:
 def replicated_zero() -> jax.Array:
     """The step counter, replicated on the active mesh."""
     return jax.device_put(jnp.zeros((), jnp.int32), P())
+
+
+def abstract_step(mesh: jax.sharding.Mesh) -> jax.ShapeDtypeStruct:
+    """The step counter as `replicated_zero` places it."""
+    return jax.ShapeDtypeStruct((), jnp.int32, sharding=NamedSharding(mesh, P()))
 
 
 def one_device_mesh() -> jax.sharding.Mesh:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from jax.sharding import NamedSharding
 
 from mgjax.checkpoint.restore import load_codec
 from mgjax.checkpoint.surgery import read_parent, transplant
-from mgjax.config.geometry import latent_grid, video_tokens
+from mgjax.config.geometry import codec_geometry, video_tokens
 from mgjax.config.schema import Config
 from mgjax.config.validate import check_divisibility, validate_clip_geometry, validate_video_model
 from mgjax.config.video import VideoModelConfig
@@ -25,7 +24,8 @@ from mgjax.parallel.report import check_sharded_enough, sharding_report
 from mgjax.parallel.rules import VIDEO_RULES, video_rules
 from mgjax.parallel.sharding import batch_sharding
 from mgjax.train.t2v_step import make_train_step
-from mgjax.train.tasks.base import Task, abstract_opt_state, count, on_mesh, one_device_mesh, replicated_zero
+from mgjax.train.tasks.base import (Task, abstract_opt_state, abstract_step, count, on_mesh, one_device_mesh,
+                                    replicated_zero)
 from mgjax.train.tasks.registry import register_task
 
 
@@ -46,12 +46,10 @@ class TextToVideoTask(Task):
         m, c = cfg.model, cfg.codec
         validate_video_model(m)
         validate_clip_geometry(cfg.data, c, m)
-        channels = latent_grid(c, 1, c.factors[1], c.factors[2])[-1]
+        channels = codec_geometry(c).channels
         if m.in_channels != channels:
             raise UserError(f"model.in_channels ({m.in_channels}) must equal the codec's latent channels ({channels})")
-        known = {a: s for a, s in cfg.mesh.axes().items() if s > 0}
-        check_divisibility(num_heads=m.num_heads, ffn_width=m.ffn_width, tokens=video_tokens(cfg)["video_tokens"],
-                           mesh_shape=known, preset=cfg.mesh.parallelism)
+        check_mesh_divides(cfg, {a: s for a, s in cfg.mesh.axes().items() if s > 0})  # the axes known so far
 
     def __init__(self, cfg: Config, workdir=None, *, abstract: bool = False):
         super().__init__(cfg, workdir, abstract=abstract)
@@ -90,14 +88,11 @@ class TextToVideoTask(Task):
             model = nnx.eval_shape(self.build_model)
             self.graphdef, params, rest = nnx.split(model, trainable_filter(self.cfg), ...)
         params, rest = on_mesh(nnx.to_pure_dict(params), mesh), on_mesh(nnx.to_pure_dict(rest), mesh)
-        step = jax.ShapeDtypeStruct((), jnp.int32, sharding=NamedSharding(mesh, jax.P()))
         return {"params": params, "rest": rest, "opt_state": abstract_opt_state(self.tx, params, mesh),
-                "ema": params, "step": step}
+                "ema": params, "step": abstract_step(mesh)}
 
     def check_mesh(self, mesh_shape: dict[str, int]) -> None:
-        m = self.cfg.model
-        check_divisibility(num_heads=m.num_heads, ffn_width=m.ffn_width, tokens=video_tokens(self.cfg)["video_tokens"],
-                           mesh_shape=mesh_shape, preset=self.cfg.mesh.parallelism)
+        check_mesh_divides(self.cfg, mesh_shape)
 
     def check_state(self, state, mesh_shape, verbose) -> None:
         report = sharding_report(state["params"], mesh_shape, self.cfg.mesh.parallelism)
@@ -159,6 +154,13 @@ class TextToVideoTask(Task):
                  f"forward FLOPs per sample: {f['total']:.4g} (dense {f['dense']:.4g}, attention "
                  f"{f['attention']:.4g}); {r['forward_gflops_per_token']:.1f} GFLOP per video token"]
         return Task.format_report(dict(r, notes=notes))
+
+
+def check_mesh_divides(cfg: Config, mesh_shape: dict[str, int]) -> None:
+    """Heads and the FFN split over `tensor`, the clip's tokens over `context` (and `tensor` under SP)."""
+    m = cfg.model
+    check_divisibility(num_heads=m.num_heads, ffn_width=m.ffn_width, tokens=video_tokens(cfg)["video_tokens"],
+                       mesh_shape=mesh_shape, preset=cfg.mesh.parallelism)
 
 
 def parameter_counts(cfg: Config, state: dict) -> dict[str, int]:

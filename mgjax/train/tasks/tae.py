@@ -8,7 +8,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from mgjax.config.geometry import tae_compression, tae_latent_frames
 from mgjax.config.schema import Config
@@ -23,7 +22,8 @@ from mgjax.parallel.rules import TAE_RULES, use_rules
 from mgjax.parallel.sharding import batch_sharding
 from mgjax.train.optim import make_optimizer
 from mgjax.train.tae_step import make_tae_train_step, tae_phase
-from mgjax.train.tasks.base import Task, abstract_opt_state, count, on_mesh, one_device_mesh, replicated_zero
+from mgjax.train.tasks.base import (Task, abstract_opt_state, abstract_step, count, on_mesh, one_device_mesh,
+                                    replicated_zero)
 from mgjax.train.tasks.registry import register_task
 
 
@@ -82,8 +82,7 @@ class TAETask(Task):
             self.disc_graphdef, disc = nnx.split(nnx.eval_shape(self._build_discriminator))
         params, disc = on_mesh(nnx.to_pure_dict(params), mesh), on_mesh(nnx.to_pure_dict(disc), mesh)
         return {"params": params, "opt_state": abstract_opt_state(self.tx, params, mesh), "disc": disc,
-                "disc_opt_state": abstract_opt_state(self.disc_tx, disc, mesh),
-                "step": jax.ShapeDtypeStruct((), jnp.int32, sharding=NamedSharding(mesh, P()))}
+                "disc_opt_state": abstract_opt_state(self.disc_tx, disc, mesh), "step": abstract_step(mesh)}
 
     def phase(self, step):
         return tae_phase(self.cfg, step)
