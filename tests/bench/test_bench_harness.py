@@ -114,3 +114,15 @@ def test_xla_cpu_flags_bench_compares_both_settings_on_the_same_step(tmp_path):
     mgjax_loss, xla_loss = cells["loss after 2 steps (mgjax / xla)"].split(" / ")
     assert abs(float(mgjax_loss) - float(xla_loss)) <= 1e-3 * abs(float(xla_loss))  # a fusion choice, not new math
     assert "ynn_fusion_type=dot,reduce" in record.read_text()
+
+
+def test_step_digest_ignores_debug_information_only():
+    """bench/step_hlo.py compares programs across checkouts: source locations may differ, operations may not."""
+    import step_hlo
+
+    program = ('HloModule jit_step, entry_computation_layout={{}}\n'
+               '%x = f32[2]{0} add(%a, %b), metadata={op_name="jit(step)/add" source_file="/a/mgjax/x.py" '
+               'source_line=3}\nFileNames\n1 "/a/mgjax/x.py"\nStackFrames\n1 {file_location_id=1}')
+    moved = program.replace("/a/mgjax/x.py", "/b/mgjax/y.py").replace("source_line=3", "source_line=40")
+    assert step_hlo.stripped_hlo(program) == step_hlo.stripped_hlo(moved)
+    assert step_hlo.stripped_hlo(program) != step_hlo.stripped_hlo(program.replace("add(", "multiply("))
