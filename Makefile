@@ -32,7 +32,7 @@ parity-env: .venv-parity/.installed
 demo: install
 	$(PY) train.py --config $(CONFIG) --workdir $(RUN)
 	$(PY) -m mgjax eval --config $(CONFIG) --workdir $(RUN)
-	$(PY) sample.py --config $(CONFIG) --workdir $(RUN) --out $(RUN)/samples/demo.mp4 \
+	$(PY) sample.py --config $(CONFIG) --workdir $(RUN) --out $(RUN)/samples/demo.mp4 --overwrite \
 		--prompt "a red circle moving left" --prompt "a large blue square moves upward quickly" \
 		--prompt "green triangle drifting to the right and yellow circle drifting down"
 

@@ -46,10 +46,19 @@ def command(name: str, help: str, *arguments, config: bool = True, workdir: str 
 
 
 def load(args):
-    """The command's config, checked section by section and by its task."""
+    """The command's config (--config, or the config.json of the run --workdir names), checked section by section and
+    by its task."""
+    from mgjax.errors import UserError
     from mgjax.train.tasks import load_config
 
-    return load_config(args.config, args.set)
+    path = args.config
+    if path is None:
+        saved = pathlib.Path(args.workdir or "") / "config.json"
+        if not args.workdir or not saved.is_file():
+            where = f" ({str(saved)!r} not found)" if args.workdir else ""
+            raise UserError(f"give --config FILE, or the --workdir of a run, whose config.json is used{where}")
+        path = saved
+    return load_config(path, args.set)
 
 
 @command("train", "train a model; running again in the same workdir resumes from its latest checkpoint",
@@ -64,8 +73,10 @@ def train(args):
 
 @command("sample", "sample videos from a run's EMA weights (FILE.mp4 and FILE.gif per prompt)",
          arg("--prompt", action="append", required=True, help="repeat for several prompts"),
-         arg("--out", default=None, help="output file (.mp4; a .gif is written beside it); default "
-                                         "WORKDIR/samples/<prompt>.mp4"),
+         arg("--out", default=None, help="output file (FILE.mp4; FILE.gif is written beside it; numbered for several "
+                                         "prompts) or a folder (ending in /); default WORKDIR/samples/ with a name "
+                                         "per prompt and settings"),
+         arg("--overwrite", action="store_true", help="replace existing output files"),
          arg("--seed", type=int, default=None), arg("--steps", type=int, default=None, help="Euler steps"),
          arg("--cfg", type=float, default=None, help="classifier-free guidance scale"),
          arg("--camera-motion", default=None, help="prepend the camera-motion prefix, e.g. 'pan left'"),
@@ -76,7 +87,7 @@ def sample(args):
     from mgjax.errors import UserError
     from mgjax.models.text.prompts import with_camera_prefix
     from mgjax.pipelines.t2v import T2VSampler
-    from mgjax.pipelines.video_io import slug, write_video
+    from mgjax.pipelines.video_io import check_free, sample_stems, write_video
 
     cfg = load(args)
     if args.steps is not None and args.steps < 2:
@@ -84,16 +95,18 @@ def sample(args):
     texts = args.prompt
     if args.camera_motion:  # checked before the model loads
         texts = [with_camera_prefix(p, args.camera_motion) for p in args.prompt]
+    seed = cfg.sample.seed if args.seed is None else args.seed
+    steps = cfg.sample.num_steps if args.steps is None else args.steps
+    scale = cfg.sample.cfg_scale if args.cfg is None else args.cfg
+    identity = [json.dumps([t, seed, steps, scale, i]) for i, t in enumerate(texts)]  # what makes video i
+    stems = sample_stems(args.prompt, args.out, pathlib.Path(args.workdir) / "samples", identity)
+    if not args.overwrite:
+        check_free(stems)  # before the model loads: never replace a file, never sample for nothing
     sampler = T2VSampler(cfg, args.workdir)
-    videos = sampler.sample(texts, seed=args.seed, num_steps=args.steps, cfg_scale=args.cfg)
+    videos = sampler.sample(texts, seed=seed, num_steps=steps, cfg_scale=scale)
     if jax.process_index() != 0:  # every process sampled its part; process 0 writes the files
         return
-    for i, (prompt, video) in enumerate(zip(args.prompt, videos)):
-        if args.out:
-            out = pathlib.Path(args.out)
-            stem = out.with_suffix("") if len(args.prompt) == 1 else out.with_name(f"{out.stem}_{i}")
-        else:
-            stem = pathlib.Path(args.workdir) / "samples" / slug(prompt)
+    for prompt, stem, video in zip(args.prompt, stems, videos):
         for path in write_video(stem, video, fps=cfg.data.fps):
             print(f"wrote {path}  ({prompt!r})", flush=True)
 
@@ -218,7 +231,9 @@ def parser() -> argparse.ArgumentParser:
     for c in COMMANDS.values():
         p = sub.add_parser(c.name, help=c.help, description=c.help)
         if c.config:
-            p.add_argument("--config", required=True, help="experiment file in configs/")
+            p.add_argument("--config", required=c.workdir == "none", default=None,
+                           help="experiment file in configs/, or a run's config.json" +
+                                ("" if c.workdir == "none" else " (default: WORKDIR/config.json)"))
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
         if c.workdir != "none":
             p.add_argument("--workdir", required=c.workdir == "required", default=None, help="the run's directory")

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import jax
 import orbax.checkpoint as ocp
 
+from mgjax.config.load import diff_configs, format_diff, read_json_config
 from mgjax.errors import UserError
 
 
@@ -35,6 +36,8 @@ def _abstract(tree):
 class Checkpointer:
     def __init__(self, directory: str | pathlib.Path, keep: int = 2, async_save: bool = True):
         self.directory = pathlib.Path(directory).absolute()
+        self.restored_step: int | None = None
+        self.damaged_step: int | None = None  # a latest step that failed to restore (restore used the one before)
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=async_save, create=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options)
 
@@ -47,17 +50,59 @@ class Checkpointer:
         args["meta"] = ocp.args.JsonSave(meta or {})
         self.manager.save(step, args=ocp.args.Composite(**args), force=force)
 
-    def restore(self, target: dict[str, Any], items: Iterable[str] | None = None, step: int | None = None) -> dict:
+    def restore(self, target: dict[str, Any], items: Iterable[str] | None = None, step: int | None = None,
+                config=None) -> dict:
         """Restore `items` (default: every key of `target`) onto the shapes, dtypes and shardings of `target`
-        (arrays or ShapeDtypeStructs)."""
+        (arrays or ShapeDtypeStructs); `restored_step` says which step that was.
+
+        The saved shapes are checked first: a checkpoint of another model is one UserError naming the differing arrays
+        (and, given the run's `config`, the config keys that differ from its config.json). Without `step`, a latest
+        step that cannot be read (a truncated file, a partial copy) is named in one line and the step before it is
+        restored instead; never more than that one is passed over."""
         items = list(target) if items is None else items
-        step = self.latest_step() if step is None else step
-        if step is None:
+        if step is not None:
+            return self._restore(target, items, step, config)
+        steps = sorted(self.manager.all_steps(), reverse=True)
+        if not steps:
             raise UserError(f"no checkpoint in {str(self.directory)!r}; train first with "
                             f"`python -m mgjax train --config CONFIG --workdir {self.directory.parent}`")
+        try:
+            return self._restore(target, items, steps[0], config)
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001  (TensorStore, JSON and OS errors of a damaged step)
+            reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}"
+            if len(steps) < 2:
+                raise UserError(f"checkpoint step {steps[0]} in {str(self.directory)!r} cannot be restored ({reason}) "
+                                f"and there is no earlier step") from None
+            print(f"warning: checkpoint step {steps[0]} in {self.directory} cannot be restored ({reason}); using "
+                  f"step {steps[1]}", flush=True)
+            self.damaged_step = steps[0]
+        try:
+            return self._restore(target, items, steps[1], config)
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise UserError(f"checkpoints {steps[0]} and {steps[1]} in {str(self.directory)!r} both cannot be "
+                            f"restored ({type(e).__name__}); the files are damaged") from None
+
+    def _restore(self, target, items, step: int, config) -> dict:
+        check_saved_shapes(self, target, items, step, config)
         args = {k: ocp.args.StandardRestore(_abstract(_boxed(target[k]))) for k in items if jax.tree.leaves(target[k])}
         restored = self.manager.restore(step, args=ocp.args.Composite(**args))
+        self.restored_step = step
         return {k: _unboxed(restored[k], target[k]) if k in args else target[k] for k in items}
+
+    def set_aside(self, step: int) -> pathlib.Path:
+        """Move a damaged step out of the checkpoint directory (kept, not deleted: it is the user's) so training can
+        save that step again; -> where it went."""
+        dest = self.directory.parent / "damaged_checkpoints" / str(step)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            dest = dest.with_name(f"{step}.{len(list(dest.parent.iterdir()))}")
+        (self.directory / str(step)).rename(dest)
+        self.manager.reload()
+        return dest
 
     def item_metadata(self, item: str, step: int | None = None):
         """The saved shapes and dtypes of one item (a tree of Orbax ArrayMetadata), without reading its arrays; None
@@ -79,6 +124,54 @@ class Checkpointer:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _name(path) -> str:
+    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
+def check_saved_shapes(ckpt: Checkpointer, target: dict[str, Any], items, step: int, config=None) -> None:
+    """A UserError naming the arrays whose saved shape differs from `target`'s, or that only one side has."""
+    differ: list[str] = []
+    for item in items:
+        if not jax.tree.leaves(target[item]):
+            continue
+        saved = ckpt.item_metadata(item, step)
+        if saved is None:
+            differ.append(f"{item} (not in the checkpoint)")
+            continue
+        want = {_name(p): tuple(a.shape) for p, a in jax.tree_util.tree_flatten_with_path(_boxed(target[item]))[0]}
+        have = {_name(p): tuple(a.shape) for p, a in jax.tree_util.tree_flatten_with_path(saved)[0]}
+        for name in sorted(set(want) | set(have)):
+            if want.get(name) != have.get(name):
+                differ.append(f"{item}/{name} (saved {_shape(have.get(name))}, model {_shape(want.get(name))})")
+    if not differ:
+        return
+    more = f" and {len(differ) - 2} more" if len(differ) > 2 else ""
+    hint = "; build the model with the run's config (--config WORKDIR/config.json, or --workdir alone)"
+    if config is not None:
+        diffs = run_config_diff(ckpt.directory.parent, config)
+        if diffs:
+            hint = f"; config keys that differ from the run's config.json: {diffs}"
+    raise UserError(f"checkpoint step {step} in {str(ckpt.directory)!r} does not fit this model: {len(differ)} arrays "
+                    f"differ, e.g. {'; '.join(differ[:2])}{more}{hint}")
+
+
+def _shape(shape) -> str:
+    return "absent" if shape is None else str(shape)
+
+
+def run_config_diff(workdir: str | pathlib.Path, config) -> str:
+    """The keys of `config` that differ from the run's saved config.json, formatted ("" when none or unreadable)."""
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.is_file():
+        return ""
+    try:
+        saved = read_json_config(path, lambda task: {"model": type(config.model), "loss": type(config.loss)
+                                                     if config.loss is not None else None})
+    except UserError:
+        return ""
+    return format_diff(diff_configs(saved, config))
 
 
 def checkpoint_dir(workdir: str | pathlib.Path) -> pathlib.Path:

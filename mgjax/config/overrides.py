@@ -50,6 +50,14 @@ def _parse(raw: str, tp: Any, key: str) -> Any:
         return value
     if tp is str:
         return raw
+    if origin is tuple and raw.strip()[1:].lstrip().startswith(("(", "[")):  # nested: ((32, 32), (32, 48))
+        try:
+            value = _tuples(ast.literal_eval(raw.strip()))
+        except (ValueError, SyntaxError):
+            raise UserError(f"bad value {raw!r} for {key}; expected a Python tuple literal such as "
+                            f"((32, 32), (48, 32))") from None
+        _check_value(value, tp, key)
+        return value
     if origin is tuple:
         items = raw.strip("()[] ").split(",") if raw.strip("()[] ") else []
         items = [s.strip() for s in items if s.strip()]
@@ -63,6 +71,10 @@ def _parse(raw: str, tp: Any, key: str) -> Any:
         return ast.literal_eval(raw)
     except (ValueError, SyntaxError):
         raise UserError(f"bad value {raw!r} for {key}") from None
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def _set(node: Any, path: list[str], raw: str, full_key: str) -> Any:

@@ -61,6 +61,24 @@ def check_preset_mesh(preset: str, mesh_shape: dict[str, int]) -> None:
                         f"set those axes to 1 or pick a preset from: {', '.join(PRESETS)}")
 
 
+def check_batch_divides(batch_size: int, grad_accum_steps: int, mesh_shape: dict[str, int], rules) -> None:
+    """The (micro-)batch must split evenly over the mesh axes the task shards batches over; otherwise every device
+    would get a copy of the whole batch (sharding falls back to replication) and do all of the work."""
+    axes = dict(rules).get("batch") or ()
+    axes = (axes,) if isinstance(axes, str) else tuple(axes)
+    ways = 1
+    for a in axes:
+        ways *= mesh_shape.get(a, 1)
+    micro = batch_size // max(grad_accum_steps, 1)
+    if ways > 1 and micro % ways:
+        per = f"micro-batch ({batch_size} / train.grad_accum_steps {grad_accum_steps} = {micro})" \
+            if grad_accum_steps > 1 else f"data.batch_size ({batch_size})"
+        fit = -(-micro // ways) * ways * max(grad_accum_steps, 1)
+        raise UserError(f"the {per} does not split over the batch axes {' x '.join(axes)} = {ways} devices; set "
+                        f"data.batch_size to a multiple of {ways * max(grad_accum_steps, 1)} (e.g. {fit}) or use "
+                        f"fewer devices")
+
+
 def check_divisibility(*, num_heads: int, ffn_width: int, tokens: int, mesh_shape: dict[str, int],
                        preset: str) -> None:
     """Heads and the FFN split over `tensor`; the token sequence over `context` (and `tensor` under SP)."""

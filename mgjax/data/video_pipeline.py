@@ -244,7 +244,10 @@ class VideoFolderBatches(Iterator[dict]):
             start_step = int(state["step"])
         self.monitor = BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None)
         multiple = jax.process_count()  # every process reads an equal slice of each batch
-        plans = [make_plan(entries, images, d, cfg.codec.factors, cfg.model.patch_size, multiple)
+        # token budgets count backbone tokens (a text-to-video model's patches of codec latents); a model without
+        # patches (the TAE) counts latent pixels
+        patch = getattr(cfg.model, "patch_size", (1, 1, 1))
+        plans = [make_plan(entries, images, d, cfg.codec.factors, patch, multiple)
                  for images in (False, True)]
         if plans[0] is None and plans[1] is None:
             raise UserError(f"no usable samples under {d.root!r} ({len(entries)} usable files, {len(bad)} bad)")

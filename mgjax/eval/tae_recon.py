@@ -2,6 +2,9 @@
 
 `python -m mgjax eval --config configs/tae_shapes.py --workdir runs/tae_shapes [--num 64]`
 
+A TAE trained on a video folder (data.source video_folder or tfds) is measured on clips of that folder instead (it
+has no held-out split of its own: hold files out of data.root to get one), and its latent statistics come from them.
+
 Writes `eval/tae_recon.json` and `latent_stats.json` (per-channel shift and scale of the posterior mean over training
 clips, which the text-to-video codec normalises latents with) into the workdir. The latent report gives each channel's
 mean and std and the largest latent norm over the mean norm, where the outlier penalty's effect shows.
@@ -22,6 +25,8 @@ from mgjax.checkpoint.restore import LATENT_STATS, restore_params
 from mgjax.config.schema import Config
 from mgjax.data.moving_shapes import BACKGROUNDS
 from mgjax.data.t2v_loader import shapes_source
+from mgjax.data.video_files import BadSample
+from mgjax.data.video_pipeline import DecodeStep, build_index, records_for
 from mgjax.eval.metrics import psnr, ssim
 from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.tae.losses import outlier_ratio
@@ -70,11 +75,50 @@ def latent_report(means: np.ndarray) -> dict:
             "mean_norm": float(np.linalg.norm(flat, axis=-1).mean())}
 
 
+def folder_clips(cfg: Config, num: int) -> list[np.ndarray]:
+    """Up to `num` clips of a video folder, cut and sized as training cuts them (each at its bucket's shape)."""
+    d = cfg.data
+    entries, _ = build_index(d)
+    step = DecodeStep(d.root, tuple(entries), None, None, 0, d.fps_prefix, d.seed, 0, 1, records_for(d))
+    clips = []
+    for i in range(len(entries)):
+        if len(clips) == num:
+            break
+        try:
+            clips.append(step.load(i, 0)[0])
+        except BadSample:
+            continue
+    return clips
+
+
+def evaluate_folder(cfg: Config, workdir: pathlib.Path, num: int, write: int, step: int) -> dict:
+    with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
+        model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), workdir)
+        clips = folder_clips(cfg, num)
+        pairs = [reconstruct(model, clip[None]) for clip in clips]  # one at a time: buckets differ in shape
+    recon = [r[0] for r, _ in pairs]
+    flat_means = np.concatenate([m.reshape(-1, m.shape[-1]) for _, m in pairs])
+    clip_psnr = np.array([psnr(c, r).mean() for c, r in zip(clips, recon)])
+    result = {"step": step, "num": len(clips), "source": cfg.data.root,
+              "video": {"psnr": float(clip_psnr.mean()), "ssim": float(np.mean([ssim(c, r).mean() for c, r in
+                                                                                  zip(clips, recon)]))},
+              "latents": latent_report(flat_means[None, :, None, None, :])}
+    for i in range(min(write, len(clips))):
+        write_video(workdir / "eval" / f"tae_{i:02d}", np.concatenate([clips[i], recon[i]], axis=2), fps=cfg.data.fps)
+    return result
+
+
 def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, write: int | None = None) -> dict:
     workdir = pathlib.Path(workdir)
     num = cfg.eval.num_samples if num is None else num
     write = cfg.eval.num_videos_to_write if write is None else write
     step = open_existing(workdir).latest_step()
+    if cfg.data.source in ("video_folder", "tfds"):
+        result = evaluate_folder(cfg, workdir, num, write, step)
+        report = result["latents"]
+        _write(workdir, result, {"shift": report["channel_mean"], "step": step, "clips": result["num"],
+                                 "scale": [max(s, 1e-6) for s in report["channel_std"]]})
+        return result
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
         model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), workdir)
         result: dict = {"step": step, "num": num}
@@ -91,15 +135,22 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, w
                     write_video(workdir / "eval" / f"tae_{i:02d}", pair, fps=cfg.data.fps)
         _, train_means = reconstruct(model, _clips(cfg, "train", False, num))
     report = latent_report(train_means)
-    stats = {"shift": report["channel_mean"], "scale": [max(s, 1e-6) for s in report["channel_std"]],
-             "step": step, "clips": num}
-    (workdir / LATENT_STATS).write_text(json.dumps(stats, indent=2))
-    (workdir / "eval").mkdir(parents=True, exist_ok=True)
-    (workdir / "eval" / "tae_recon.json").write_text(json.dumps(result, indent=2))
+    _write(workdir, result, {"shift": report["channel_mean"], "scale": [max(s, 1e-6) for s in report["channel_std"]],
+                             "step": step, "clips": num})
     return result
 
 
+def _write(workdir: pathlib.Path, result: dict, stats: dict) -> None:
+    (workdir / LATENT_STATS).write_text(json.dumps(stats, indent=2))
+    (workdir / "eval").mkdir(parents=True, exist_ok=True)
+    (workdir / "eval" / "tae_recon.json").write_text(json.dumps(result, indent=2))
+
+
 def summary(r: dict) -> str:
+    if "source" in r:
+        return (f"reconstruction of {r['num']} clips of {r['source']} (checkpoint step {r['step']}): video PSNR "
+                f"{r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; latent max/mean norm "
+                f"{r['latents']['outlier_ratio']:.2f}; latent statistics written for the text-to-video codec")
     lat = r["latents_heldout"]
     lines = [f"held-out reconstruction over {r['num']} clips / images (checkpoint step {r['step']}): "
              f"video PSNR {r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; "

@@ -49,13 +49,13 @@ class T2VSampler:
             self.codec = load_codec(cfg.codec)
             self.graphdef, params, rest = split_model(cfg, build_model(cfg))
             which = "ema" if use_ema else "params"
-            restored = ckpt.restore({which: params, "rest": rest}, items=(which, "rest"))
+            restored = ckpt.restore({which: params, "rest": rest}, items=(which, "rest"), config=cfg)
         ckpt.close()
         self.embedder = None
         if cfg.text.precomputed:  # the model was trained on precomputed outputs: run the frozen encoders here
             with jax.set_mesh(self.mesh):
                 self.embedder = TextEmbedder(cfg.text.encoders, self.tokenizers)
-        self.step = ckpt.latest_step()
+        self.step = ckpt.restored_step
         self.weights = (restored[which], restored["rest"])
         self.velocity = _velocity(self.graphdef, cfg.flow)
 

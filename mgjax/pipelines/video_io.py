@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
 import re
 
@@ -9,10 +10,49 @@ import av
 import numpy as np
 from PIL import Image
 
+from mgjax.errors import UserError
+
 
 def slug(text: str, limit: int = 60) -> str:
     """A file-name stem for a prompt."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit] or "video"
+
+
+def sample_stems(prompts: list[str], out: str | None, default_dir: str | pathlib.Path, identity: list[str]) -> list[
+        pathlib.Path]:
+    """Where each prompt's video goes (a stem: FILE.mp4 and FILE.gif are written beside each other).
+
+    Without `out`: `default_dir/<prompt slug>-<hash>`, the hash over what made the video (`identity`: the text given
+    to the model, seed, steps, guidance, index), so two prompts that share a beginning never collide and a repeated
+    command names the same file. `out` ending in `/` or naming a directory: the same names inside it. Otherwise `out`
+    is the file (its .mp4 or .gif suffix dropped, every other dot kept), numbered `_0, _1, ...` for several prompts."""
+    folder = out is not None and (out.endswith(("/", "\\")) or pathlib.Path(out).is_dir())
+    if out is None or folder:
+        where = pathlib.Path(out if folder else default_dir)
+        return [where / f"{slug(p, 48)}-{hashlib.sha1(key.encode()).hexdigest()[:8]}" for p, key in zip(prompts,
+                                                                                                      identity)]
+    path = pathlib.Path(out)
+    stem = path.with_name(path.name[: -len(path.suffix)]) if path.suffix.lower() in (".mp4", ".gif") else path
+    if len(prompts) == 1:
+        return [stem]
+    return [stem.with_name(f"{stem.name}_{i}") for i in range(len(prompts))]
+
+
+def video_files(stem: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """The two files `write_video` makes for `stem` (a suffix is appended, never replaced: run.v2 -> run.v2.mp4)."""
+    return stem.with_name(stem.name + ".mp4"), stem.with_name(stem.name + ".gif")
+
+
+def check_free(stems: list[pathlib.Path]) -> None:
+    """Refuse (one line) to replace existing files or to write one file twice."""
+    files = [f for s in stems for f in video_files(s)]
+    taken = [f for f in files if f.exists()]
+    if taken:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise UserError(f"{str(taken[0])!r}{more} already exists; pass --overwrite to replace it, or choose another "
+                        f"--out")
+    if len(set(files)) < len(files):
+        raise UserError("two prompts would write the same file; give each its own --out")
 
 
 def viewing_scale(height: int, width: int, min_side: int = 128) -> int:
@@ -62,4 +102,5 @@ def write_video(stem: str | pathlib.Path, frames: np.ndarray, fps: int) -> list[
     stem = pathlib.Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     scale = viewing_scale(frames.shape[1], frames.shape[2])
-    return [write_mp4(stem.with_suffix(".mp4"), frames, fps, scale), write_gif(stem.with_suffix(".gif"), frames, fps, scale)]
+    mp4, gif = video_files(stem)
+    return [write_mp4(mp4, frames, fps, scale), write_gif(gif, frames, fps, scale)]

@@ -15,9 +15,16 @@ from mgjax.train.tasks.registry import TASKS, get_task, register_task
 __all__ = ["TASKS", "Task", "get_task", "load_config", "register_task", "t2v", "tae", "task_for", "validate"]
 
 
+def section_classes(task: str) -> dict[str, type | None]:
+    """The config classes of a task's `model` and `loss` sections (how a saved config.json is read back)."""
+    cls = get_task(task)
+    return {"model": cls.model_config, "loss": cls.loss_config}
+
+
 def load_config(path: str | pathlib.Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """An experiment file with its `--set` overrides, checked section by section and then by its task."""
-    cfg = load_config_file(path, overrides)
+    """An experiment file (or a run's config.json) with its `--set` overrides, checked section by section and then by
+    its task."""
+    cfg = load_config_file(path, overrides, section_classes)
     get_task(cfg.task).validate(cfg)
     return cfg
 
