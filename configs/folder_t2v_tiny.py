@@ -20,9 +20,9 @@ def get_config() -> Config:
         base,
         name="folder_t2v_tiny",
         model=dataclasses.replace(base.model, max_patches=(2, patches, patches)),
-        codec=dataclasses.replace(base.codec, checkpoint=""),  # your TAE run: --set codec.checkpoint=DIR
+        codec=dataclasses.replace(base.codec, checkpoint="runs/my_tae"),  # the TAE run of step 1
         # precompute reads the folder (data.source=video_folder); training reads its latents (data.latents_path)
-        data=dataclasses.replace(base.data, **dict(folder_data(base.data), source="latents"), fps_prefix=True,
-                                 batch_size=8),
+        data=dataclasses.replace(base.data, **dict(folder_data(), source="latents"), latents_path="runs/my_latents",
+                                 fps_prefix=True, batch_size=8),
         train=dataclasses.replace(base.train, steps=2000, log_every=50, checkpoint_every=500),
     )

@@ -18,8 +18,9 @@ ASPECT_SIZES = ((32, 32), (32, 48), (48, 32))
 DURATION_BUCKETS = ((8, 0.5, 1.0),)  # 8 frames over 0.5-1 s: 8-16 fps
 
 
-def folder_data(base) -> dict:
-    return dict(source="video_folder", root="", aspect_sizes=ASPECT_SIZES, duration_buckets=DURATION_BUCKETS,
+def folder_data() -> dict:
+    """The folder (`data.root`, default ./my_videos) and how its clips are cut."""
+    return dict(source="video_folder", root="my_videos", aspect_sizes=ASPECT_SIZES, duration_buckets=DURATION_BUCKETS,
                 fps_mode="native", fps_floor=8.0, fps_cap=16.0, fps=8, num_frames=8, height=32, width=32)
 
 
@@ -28,6 +29,6 @@ def get_config() -> Config:
     return dataclasses.replace(
         base,
         name="folder_tae_tiny",
-        data=dataclasses.replace(base.data, image_every=0, **folder_data(base.data)),
+        data=dataclasses.replace(base.data, image_every=0, **folder_data()),
         train=dataclasses.replace(base.train, steps=2000, log_every=50, checkpoint_every=500),
     )

@@ -56,7 +56,7 @@ def micro_config(**train_overrides) -> Config:
                                                     tokenizer_model="bpe"),), drop_prob=0.2),
         codec=CodecConfig(kind="space_to_depth", factors=(1, 4, 4)),
         data=DataConfig(num_frames=8, height=16, width=16, fps=16, fps_prefix=False, batch_size=8),
-        sample=SampleConfig(num_steps=4, cfg_scale=2.0, batch_size=4),
+        sample=SampleConfig(num_steps=4, linear_steps=2, cfg_scale=2.0, batch_size=4),
         optim=OptimConfig(learning_rate=1e-3, warmup_steps=2, ema_decay=0.9),
         train=dataclasses.replace(TrainConfig(steps=4, log_every=2, checkpoint_every=2), **train_overrides),
         mesh=MeshConfig(data=-1),
@@ -97,6 +97,18 @@ def devices():
 
 
 PARITY_PYTHON = REPO / ".venv-parity" / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def micro_run(tmp_path_factory, devices):
+    """(config, workdir) of a micro run trained 4 steps with checkpoints at 2 and 4, shared by every test that reads a
+    trained run (tests that change it work on a copy)."""
+    from mgjax.train.loop import train
+
+    workdir = tmp_path_factory.mktemp("micro_run")
+    cfg = micro_config(steps=4, log_every=1, checkpoint_every=2)
+    train(cfg, workdir, devices=devices[:1], verbose=False)
+    return cfg, workdir
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,10 @@ shardings are (another mesh, device count or process count). tests/train/test_fa
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import pathlib
+import sys
 from typing import Any, Iterable
 
 import jax
@@ -66,25 +69,30 @@ class Checkpointer:
         if not steps:
             raise UserError(f"no checkpoint in {str(self.directory)!r}; train first with "
                             f"`python -m mgjax train --config CONFIG --workdir {self.directory.parent}`")
-        try:
-            return self._restore(target, items, steps[0], config)
-        except UserError:
-            raise
-        except Exception as e:  # noqa: BLE001  (TensorStore, JSON and OS errors of a damaged step)
-            reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}"
-            if len(steps) < 2:
-                raise UserError(f"checkpoint step {steps[0]} in {str(self.directory)!r} cannot be restored ({reason}) "
-                                f"and there is no earlier step") from None
-            print(f"warning: checkpoint step {steps[0]} in {self.directory} cannot be restored ({reason}); using "
-                  f"step {steps[1]}", flush=True)
-            self.damaged_step = steps[0]
-        try:
-            return self._restore(target, items, steps[1], config)
-        except UserError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            raise UserError(f"checkpoints {steps[0]} and {steps[1]} in {str(self.directory)!r} both cannot be "
-                            f"restored ({type(e).__name__}); the files are damaged") from None
+        reason = None
+        with _quiet_abandoned_reads():  # collects the failed attempt's leftovers once its exception is gone
+            try:
+                return self._restore(target, items, steps[0], config)
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001  (TensorStore, JSON and OS errors of a damaged step)
+                first = str(e).strip().splitlines()[0].split(" See full")[0][:160] if str(e).strip() else ""
+                reason = f"{type(e).__name__}: {first}"
+        if len(steps) < 2:
+            raise UserError(f"checkpoint step {steps[0]} in {str(self.directory)!r} cannot be restored ({reason}) "
+                            f"and there is no earlier step")
+        print(f"warning: checkpoint step {steps[0]} in {self.directory} cannot be restored ({reason}); using "
+              f"step {steps[1]}", flush=True)
+        self.damaged_step = steps[0]
+        with _quiet_abandoned_reads():
+            try:
+                return self._restore(target, items, steps[1], config)
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                reason = type(e).__name__
+        raise UserError(f"checkpoints {steps[0]} and {steps[1]} in {str(self.directory)!r} both cannot be restored "
+                        f"({reason}); the files are damaged")
 
     def _restore(self, target, items, step: int, config) -> dict:
         check_saved_shapes(self, target, items, step, config)
@@ -124,6 +132,19 @@ class Checkpointer:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+@contextlib.contextmanager
+def _quiet_abandoned_reads():
+    """A failed restore abandons Orbax's other pending array reads; when collected they print their own errors as
+    "Exception ignored in <coroutine>" tracebacks. The failure is reported in one line instead."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
 
 
 def _name(path) -> str:

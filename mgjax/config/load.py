@@ -29,7 +29,7 @@ def load_config(path: str | pathlib.Path, overrides: list[str] | tuple[str, ...]
     """A config file's `get_config()` (or a run's saved config.json), with `--set` overrides applied, validated."""
     path = pathlib.Path(path)
     if not path.is_file():
-        near = sorted(p.name for p in path.parent.glob("*.py")) if path.parent.is_dir() else []
+        near = sorted(p.name for p in path.parent.glob("[!_]*.py")) if path.parent.is_dir() else []
         hint = f"; configs in {path.parent}: {', '.join(near)}" if near else ""
         raise UserError(f"config file {str(path)!r} not found{hint}")
     config = read_json_config(path, sections) if path.suffix == ".json" else _run_config_file(path)

@@ -28,8 +28,8 @@ from mgjax.config.data import DataConfig
 from mgjax.config.schema import Config
 from mgjax.data.buckets import Bucket, assign, batch_size
 from mgjax.data.tfds_videos import TFDSRecords
-from mgjax.data.video_files import (BadSample, MediaInfo, MediaItem, caption_ok, decode_clip, decode_image,
-                                    inside_root, probe, scan)
+from mgjax.data.video_files import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, BadSample, MediaInfo, MediaItem, caption_ok,
+                                    decode_clip, decode_image, inside_root, probe, scan)
 from mgjax.errors import UserError
 from mgjax.models.text.prompts import build_prompt
 
@@ -88,7 +88,35 @@ def build_index(d: DataConfig) -> tuple[list[Entry], list[tuple[str, str]]]:
         results = list(pool.map(check, items))
     entries = [r for r in results if isinstance(r, Entry)]
     bad += [r for r in results if not isinstance(r, Entry)]
+    check_usable(d, entries, bad)
     return sorted(entries, key=lambda e: e.item.path), bad
+
+
+CAPTION_FIX = "put a caption file beside each one (clip.mp4 + clip.txt) or list them in data.manifest=FILE.jsonl"
+
+
+def check_usable(d: DataConfig, entries: list, bad: list[tuple[str, str]]) -> None:
+    """One line for a folder with nothing to train on, naming why; a warning with the count and the fix when files
+    have no caption."""
+    uncaptioned = [p for p, r in bad if r == "no caption file"]
+    if not entries and not bad:
+        kinds = ", ".join(s.lstrip(".") for s in VIDEO_SUFFIXES + IMAGE_SUFFIXES)
+        raise UserError(f"data.root {d.root!r} holds no videos or images ({kinds}); point data.root at your folder")
+    if not entries:
+        fix = f"; {CAPTION_FIX}" if uncaptioned else ""
+        raise UserError(f"no usable samples under {d.root!r}: {describe_bad(bad)}{fix}")
+    if uncaptioned:
+        log.warning("%d of %d files under %s have no caption and are left out (e.g. %s); %s", len(uncaptioned),
+                    len(uncaptioned) + len(entries), d.root, uncaptioned[0], CAPTION_FIX)
+
+
+def describe_bad(bad: list[tuple[str, str]]) -> str:
+    """`3 no caption file (a.mp4, b.mp4, ...), 1 undecodable video (c.mp4)`: counts per reason, a few names each."""
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in bad:
+        by_reason.setdefault(reason.split(":")[0], []).append(path)
+    return ", ".join(f"{len(ps)} {r} ({', '.join(ps[:2])}{', ...' if len(ps) > 2 else ''})"
+                     for r, ps in by_reason.items())
 
 
 @dataclasses.dataclass(frozen=True)

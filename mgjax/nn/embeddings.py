@@ -1,4 +1,4 @@
-"""Timestep and factorized (t, h, w) positional embeddings."""
+"""Token lookups, timestep and factorized (t, h, w) positional embeddings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,17 @@ from flax import nnx
 
 from mgjax.nn.linear import linear
 from mgjax.nn.params import param
+from mgjax.parallel.rules import Rules
+from mgjax.parallel.sharding import constrain
+
+
+def lookup(embed: nnx.Embed, ids: jax.Array, rules: Rules) -> jax.Array:
+    """`embed(ids)` with the table's width gathered first, as FSDP gathers every weight before use. A lookup in a
+    table sharded along its width gives width-sharded rows; XLA's SPMD partitioner has no efficient way from there to
+    the batch-sharded activations that follow and replicates them instead ("[SPMD] Involuntary full
+    rematerialization" at compile time, an all-gather of the activations at run time)."""
+    table = constrain(embed.embedding[...], ("vocab", None), rules)
+    return jnp.take(table.astype(embed.dtype or table.dtype), ids, axis=0)
 
 
 def timestep_features(t: jax.Array, dim: int, max_period: float = 10_000.0, scale: float = 1000.0) -> jax.Array:

@@ -168,7 +168,8 @@ def _train_steps(cfg: Config, workdir: pathlib.Path, run: _Run, primary: bool, v
                     seen.add(shapes)
                     t = time.time()
                     state, metrics = jax.block_until_ready(compiled[phase](state, batch))
-                    progress.compiled(phase, jax.tree.leaves(batch)[0].shape, time.time() - t)
+                    largest = max((x.shape for x in jax.tree.leaves(batch)), key=len)
+                    progress.compiled(phase, largest, time.time() - t)
                 else:
                     state, metrics = compiled[phase](state, batch)
                     progress.timed_step()

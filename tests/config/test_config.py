@@ -27,7 +27,10 @@ def test_30b_preset_has_the_paper_numbers():
     assert cfg.text.encoders[2].max_length == 256  # long-prompt MetaCLIP
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.py")), ids=lambda p: p.stem)
+CONFIG_FILES = sorted(p for p in CONFIGS.glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.stem)
 def test_every_config_file_loads(path):
     assert isinstance(load_config(path), Config)
 
@@ -91,3 +94,35 @@ def test_resolved_config_is_saved_and_printed(tmp_path):
     assert "train.steps = 7" in format_config(cfg)
     assert flatten(cfg)["text.encoders.0.name"] == "ul2"
     assert dataclasses.asdict(cfg)["name"] == "shapes_t2v_tiny"
+
+
+def test_every_config_round_trips_through_its_saved_config_json(tmp_path):
+    """A run's config.json loads back as the same config (`--config R/config.json`, or `--workdir R` alone)."""
+    for path in CONFIG_FILES:
+        cfg = load_config(path)
+        assert load_config(save_config(cfg, tmp_path / path.stem)) == cfg, path.stem
+
+
+def test_nested_tuples_are_settable_from_the_command_line():
+    cfg = load_config(CONFIGS / "shapes_t2v_tiny.py", ["data.aspect_sizes=((32, 32), (32, 48))",
+                                                       "data.duration_buckets=[[4, 0.5, 2.0]]"])
+    assert cfg.data.aspect_sizes == ((32, 32), (32, 48)) and cfg.data.duration_buckets == ((4, 0.5, 2.0),)
+    with pytest.raises(UserError, match=r"bad value \(32, 32, 3\) for data.aspect_sizes; expected 2 values"):
+        load_config(CONFIGS / "shapes_t2v_tiny.py", ["data.aspect_sizes=((32, 32, 3),)"])
+
+
+def test_a_user_s_own_config_imports_the_shipped_ones_as_a_package(tmp_path):
+    mine = tmp_path / "elsewhere" / "mine.py"
+    mine.parent.mkdir()
+    mine.write_text("import dataclasses\nfrom configs.shapes_t2v_tiny import get_config as base\n\n\n"
+                    "def get_config():\n    return dataclasses.replace(base(), name='mine')\n")
+    assert load_config(mine).name == "mine"
+
+
+def test_a_run_prints_only_its_task_s_sections():
+    from mgjax.train.tasks import get_task
+
+    tae = load_config(CONFIGS / "tae_shapes.py")
+    shown = format_config(tae, get_task("tae").config_sections)
+    assert "loss.opl_start" in shown and "model.base_channels" in shown
+    assert "text." not in shown and "flow." not in shown and "sample." not in shown

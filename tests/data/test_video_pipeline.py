@@ -354,3 +354,21 @@ def test_a_tokenizer_trained_here_learns_the_data_s_own_captions(tmp_path):
                                                                    latents_path=str(tmp_path / "latents")))
     from_records = caption_corpus_for(latent_cfg)
     assert len(from_records) == 11 and all(c.startswith("FPS-") for c in from_records if "clip" in c)
+
+
+def test_an_empty_folder_and_missing_captions_are_one_line_naming_the_fix(tmp_path, caplog):
+    cfg = data_config(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match=r"holds no videos or images \(mp4, .*\); point data.root at your folder"):
+        build_index(cfg.data)
+    root = tmp_path / "uncaptioned"
+    root.mkdir()
+    for i in range(3):
+        write_video(root / f"v{i}.mp4", 48, 48, 64)
+    with pytest.raises(UserError, match=r"no usable samples under .*: 3 no caption file \(v0.mp4, v1.mp4, \.\.\.\); "
+                                        r"put a caption file beside each one \(clip.mp4 \+ clip.txt\)"):
+        build_index(dataclasses.replace(cfg.data, root=str(root)))
+    (root / "v0.txt").write_text("a grey clip")
+    with caplog.at_level(logging.WARNING):
+        entries, _ = build_index(dataclasses.replace(cfg.data, root=str(root)))
+    assert len(entries) == 1 and "2 of 3 files under" in caplog.text and "have no caption" in caplog.text

@@ -18,12 +18,9 @@ def losses(workdir):
     return {r["step"]: r["train/loss"] for r in rows}
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, devices):
-    workdir = tmp_path_factory.mktemp("run")
-    cfg = micro_config(steps=4, log_every=1, checkpoint_every=2)
-    train(cfg, workdir, devices=devices[:1], verbose=False)
-    return cfg, workdir
+@pytest.fixture
+def trained(micro_run):
+    return micro_run
 
 
 def test_run_writes_config_tokenizer_metrics_and_checkpoints(trained):

@@ -13,6 +13,7 @@ from flax import nnx
 
 from mgjax.config.text import TextEncoderConfig
 from mgjax.nn.clip import clip_layers
+from mgjax.nn.embeddings import lookup
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import LayerNorm
 from mgjax.nn.params import param, partitioned
@@ -40,7 +41,7 @@ class CLIPTextEncoder(nnx.Module):
         self.rules = rules
 
     def __call__(self, ids: jax.Array, mask: jax.Array) -> jax.Array:
-        x = self.token_embed(ids) + self.pos_embed[...][: ids.shape[1]].astype(self.token_embed.dtype)
+        x = lookup(self.token_embed, ids, self.rules) + self.pos_embed[...][: ids.shape[1]].astype(self.token_embed.dtype)
         x = constrain(x, ("batch", "text_seq", "act_embed"), self.rules)
         lengths = jnp.sum(mask, axis=1).astype(jnp.int32)
         for layer in self.layers:

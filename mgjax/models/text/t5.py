@@ -18,6 +18,7 @@ from mgjax.attention import attend
 from mgjax.config.text import TextEncoderConfig
 from mgjax.nn.linear import linear
 from mgjax.nn.norms import RMSNorm
+from mgjax.nn.embeddings import lookup
 from mgjax.nn.activations import activation
 from mgjax.nn.params import param, partitioned
 from mgjax.parallel.rules import Rules
@@ -111,7 +112,7 @@ class T5Encoder(nnx.Module):
         return jnp.transpose(self.relative_bias[...][buckets], (2, 0, 1))[None]
 
     def __call__(self, ids: jax.Array, mask: jax.Array) -> jax.Array:
-        x = constrain(self.embed(ids), ("batch", "text_seq", "act_embed"), self.rules)
+        x = constrain(lookup(self.embed, ids, self.rules), ("batch", "text_seq", "act_embed"), self.rules)
         bias = self.position_bias(ids.shape[1])
         lengths = jnp.sum(mask, axis=1).astype(jnp.int32)
         for layer in self.layers:
