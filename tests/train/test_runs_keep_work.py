@@ -8,7 +8,6 @@ import pathlib
 import shutil
 import signal
 
-import jax
 import pytest
 
 from conftest import micro_config

@@ -41,7 +41,8 @@ class CLIPTextEncoder(nnx.Module):
         self.rules = rules
 
     def __call__(self, ids: jax.Array, mask: jax.Array) -> jax.Array:
-        x = lookup(self.token_embed, ids, self.rules) + self.pos_embed[...][: ids.shape[1]].astype(self.token_embed.dtype)
+        positions = self.pos_embed[...][: ids.shape[1]].astype(self.token_embed.dtype)
+        x = lookup(self.token_embed, ids, self.rules) + positions
         x = constrain(x, ("batch", "text_seq", "act_embed"), self.rules)
         lengths = jnp.sum(mask, axis=1).astype(jnp.int32)
         for layer in self.layers:
