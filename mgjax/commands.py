@@ -159,13 +159,16 @@ def average(args):
     print(f"averaged {len(args.run)} runs into {args.out} (step {step})", flush=True)
 
 
-@command("export", "export a run's inference weights (no optimizer state) as a small run directory",
-         arg("--out", required=True))
+@command("export", "export a run's inference weights (no optimizer state) with its config: OUT/model.safetensors, or "
+         "a small Orbax run directory; OUT loads like the run (sample --workdir OUT, codec.checkpoint=OUT)",
+         arg("--out", required=True, help="the export's directory"),
+         arg("--format", default="safetensors", choices=("safetensors", "orbax")),
+         arg("--overwrite", action="store_true", help="replace an existing OUT"))
 def export(args):
-    from mgjax.tools.export import export_params
+    from mgjax.tools.export import export_run
 
-    step = export_params(load(args), args.workdir, args.out)
-    print(f"exported the weights of step {step} to {args.out}", flush=True)
+    step = export_run(load(args), args.workdir, args.out, args.format, args.overwrite)
+    print(f"exported the weights of step {step} to {args.out} ({args.format})", flush=True)
 
 
 @command("precompute", "encode the config's data into latent records (and, with --text, the text encoders' outputs)",

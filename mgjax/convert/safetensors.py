@@ -8,6 +8,7 @@ A checkpoint is a `.safetensors` file, a directory holding `model.safetensors`, 
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 import struct
 from typing import Iterator, Mapping
@@ -36,6 +37,17 @@ def read_header(path: pathlib.Path) -> tuple[dict, int]:
         header = json.loads(f.read(n))
     header.pop("__metadata__", None)
     return header, 8 + n
+
+
+def read_metadata(path: str | pathlib.Path) -> dict[str, str]:
+    """The file's `__metadata__` (string to string; empty when it has none)."""
+    path = pathlib.Path(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        (n,) = struct.unpack("<Q", head) if len(head) == 8 else (0,)
+        if not 0 < n <= 100_000_000:
+            raise UserError(f"{str(path)!r} is not a safetensors file")
+        return dict(json.loads(f.read(n)).get("__metadata__") or {})
 
 
 class SafetensorsFile(Mapping[str, np.ndarray]):
@@ -115,26 +127,29 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
 
 def save_file(tensors: Mapping[str, np.ndarray], path: str | pathlib.Path, metadata: dict[str, str] | None = None):
-    """Write `tensors` as one safetensors file (keys sorted, 8-byte aligned data), atomically."""
+    """Write `tensors` as one safetensors file (keys sorted, 8-byte aligned data), atomically. Values need only
+    `shape` and `dtype` until written (numpy or JAX arrays): each is brought to the host one at a time, so a large
+    model is never held twice in host memory."""
     path = pathlib.Path(path)
-    header, offset, blobs = {}, 0, []
-    for key in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[key])
-        if arr.dtype not in CODES:
-            raise ValueError(f"{key!r}: dtype {arr.dtype} cannot be stored in safetensors")
-        blob = arr.tobytes()
-        header[key] = {"dtype": CODES[arr.dtype], "shape": list(arr.shape),
-                       "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
+    header, offset, keys = {}, 0, sorted(tensors)
+    for key in keys:
+        dtype = np.dtype(tensors[key].dtype)
+        if dtype not in CODES:
+            raise ValueError(f"{key!r}: dtype {dtype} cannot be stored in safetensors")
+        size = math.prod(tensors[key].shape) * dtype.itemsize
+        header[key] = {"dtype": CODES[dtype], "shape": list(tensors[key].shape),
+                       "data_offsets": [offset, offset + size]}
+        offset += size
     if metadata:
-        header["__metadata__"] = dict(metadata)
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
-        for blob in blobs:
-            f.write(blob)
+        for key in keys:
+            arr = np.ascontiguousarray(np.asarray(tensors[key]))
+            assert arr.nbytes == header[key]["data_offsets"][1] - header[key]["data_offsets"][0], key
+            f.write(arr.reshape(-1).view(np.uint8).data)
     tmp.replace(path)

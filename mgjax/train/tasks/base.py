@@ -41,6 +41,8 @@ class Task:
     # State items a run needs for inference (what `export` keeps), and those of them `average` averages.
     inference_items: ClassVar[tuple[str, ...]] = ("params",)
     averaged_items: ClassVar[tuple[str, ...]] = ("params",)
+    # The weights `export --format safetensors` writes: what sampling reads (the EMA weights where the task keeps them).
+    export_items: ClassVar[tuple[str, ...]] = ("params",)
     # The config's sections this task reads (what a run prints; config.json keeps all of them).
     config_sections: ClassVar[tuple[str, ...]] = ("model", "loss", "data", "optim", "train", "eval", "mesh")
     # Parameters that may be wider than a parent run's along one axis (weight surgery, mgjax/checkpoint/surgery.py).

@@ -37,6 +37,7 @@ class TextToVideoTask(Task):
     evaluator = "mgjax.eval.shapes_t2v"
     inference_items = ("params", "ema", "rest")
     averaged_items = ("params", "ema")
+    export_items = ("ema", "rest")
     config_sections = ("model", "text", "codec", "data", "flow", "sample", "optim", "train", "eval", "mesh")
     # The patchify kernel (pt, ph, pw, in + cond, d) widens along its input channels when conditioning is added.
     widenable = {("backbone", "patch_embed", "kernel"): -2}
