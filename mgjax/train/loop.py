@@ -263,5 +263,5 @@ def format_duration(seconds: float) -> str:
 def local_workdir(workdir: str | pathlib.Path) -> pathlib.Path:
     if "://" in str(workdir):  # pathlib would quietly turn gs://bucket/run into a local directory gs:/bucket/run
         raise UserError(f"workdir {str(workdir)!r} is a URL; mgjax writes through the file system: mount the bucket "
-                        f"(e.g. with gcsfuse) or use a shared file system path")
+                        f"with gcsfuse (docs/install.md) or use a shared file system path")
     return pathlib.Path(workdir)
