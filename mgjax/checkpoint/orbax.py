@@ -161,25 +161,36 @@ def check_saved_shapes(ckpt: Checkpointer, target: dict[str, Any], items, step: 
         if saved is None:
             differ.append(f"{item} (not in the checkpoint)")
             continue
-        want = {_name(p): tuple(a.shape) for p, a in jax.tree_util.tree_flatten_with_path(_boxed(target[item]))[0]}
-        have = {_name(p): tuple(a.shape) for p, a in jax.tree_util.tree_flatten_with_path(saved)[0]}
-        for name in sorted(set(want) | set(have)):
-            if want.get(name) != have.get(name):
-                differ.append(f"{item}/{name} (saved {_shape(have.get(name))}, model {_shape(want.get(name))})")
+        want = {f"{item}/{_name(p)}": a.shape for p, a in jax.tree_util.tree_flatten_with_path(_boxed(target[item]))[0]}
+        have = {f"{item}/{_name(p)}": a.shape for p, a in jax.tree_util.tree_flatten_with_path(saved)[0]}
+        differ += shape_differences(want, have)
     if not differ:
         return
-    more = f" and {len(differ) - 2} more" if len(differ) > 2 else ""
     hint = "; build the model with the run's config (--config WORKDIR/config.json, or --workdir alone)"
     if config is not None:
         diffs = run_config_diff(ckpt.directory.parent, config)
         if diffs:
             hint = f"; config keys that differ from the run's config.json: {diffs}"
-    raise UserError(f"checkpoint step {step} in {str(ckpt.directory)!r} does not fit this model: {len(differ)} arrays "
-                    f"differ, e.g. {'; '.join(differ[:2])}{more}{hint}")
+    raise UserError(f"checkpoint step {step} in {str(ckpt.directory)!r} does not fit this model: "
+                    f"{summarize_differences(differ)}{hint}")
 
 
-def _shape(shape) -> str:
-    return "absent" if shape is None else str(shape)
+def shape_differences(want: dict[str, tuple], have: dict[str, tuple]) -> list[str]:
+    """`name (saved S, model S')` for every array whose saved shape differs from the model's or that one side lacks."""
+    def shape(s) -> str:
+        return "absent" if s is None else str(tuple(s))
+
+    return [f"{name} (saved {shape(have.get(name))}, model {shape(want.get(name))})"
+            for name in sorted(set(want) | set(have)) if _tuple(want.get(name)) != _tuple(have.get(name))]
+
+
+def _tuple(shape):
+    return None if shape is None else tuple(shape)
+
+
+def summarize_differences(differ: list[str], shown: int = 2) -> str:
+    more = f" and {len(differ) - shown} more" if len(differ) > shown else ""
+    return f"{len(differ)} arrays differ, e.g. {'; '.join(differ[:shown])}{more}"
 
 
 def run_config_diff(workdir: str | pathlib.Path, config) -> str:

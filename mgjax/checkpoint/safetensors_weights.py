@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from mgjax.checkpoint.orbax import checkpoint_dir
+from mgjax.checkpoint.orbax import checkpoint_dir, shape_differences, summarize_differences
 from mgjax.convert.safetensors import SafetensorsFile, read_metadata, save_file
 from mgjax.errors import UserError
 
@@ -91,18 +91,12 @@ def load_exported(target: Mapping[str, Any], directory: str | pathlib.Path,
     for item in items:
         want.update({k: tuple(a.shape) for k, a in flat_names(target[item], item).items()})
     have = {k: f.shape(k) for k in f if k.split("/")[0] in items}
-    differ = [f"{name} (saved {_shape(have.get(name))}, model {_shape(want.get(name))})"
-              for name in sorted(set(want) | set(have)) if want.get(name) != have.get(name)]
+    differ = shape_differences(want, have)
     if differ:
-        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
-        raise UserError(f"export {str(directory)!r} does not fit this model: {len(differ)} arrays differ, e.g. "
-                        f"{'; '.join(differ[:3])}{more}; build the model with the export's config "
+        raise UserError(f"export {str(directory)!r} does not fit this model: {summarize_differences(differ)}; build "
+                        f"the model with the export's config "
                         f"({str(directory / 'config.json')!r})")
     return {item: _place(target[item], f, item) for item in items}
-
-
-def _shape(shape) -> str:
-    return "absent" if shape is None else str(shape)
 
 
 def _place(tree, f: SafetensorsFile, item: str):
