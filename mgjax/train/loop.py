@@ -26,7 +26,7 @@ from mgjax.parallel.sharding import put_batch
 from mgjax.train.metrics import MetricsWriter
 from mgjax.train.optim import learning_rate_schedule
 from mgjax.train.tasks import get_task, task_for
-from mgjax.train.tasks.base import state_shardings
+from mgjax.train.tasks.base import Task, state_shardings
 
 
 @contextlib.contextmanager
@@ -99,7 +99,7 @@ def train(cfg: Config, workdir: str | pathlib.Path, devices=None, verbose: bool 
 @dataclasses.dataclass
 class _Run:
     mesh: jax.sharding.Mesh
-    task: object
+    task: Task
     state: dict
     start: int
     ckpt: Checkpointer
@@ -123,9 +123,13 @@ def _prepare(cfg: Config, workdir: pathlib.Path, devices, verbose: bool, primary
             if has_checkpoint:
                 state = dict(state, **ckpt.restore(state, config=cfg))
                 start = ckpt.restored_step
-                if ckpt.damaged_step is not None and primary:  # kept for the user, out of Orbax's way
-                    print(f"moved the damaged step {ckpt.damaged_step} to {ckpt.set_aside(ckpt.damaged_step)}",
-                          flush=True)
+                if ckpt.damaged_step is not None:  # kept for the user, out of Orbax's way (every host saw it)
+                    moved = ckpt.set_aside(ckpt.damaged_step) if primary else None
+                    if jax.process_count() > 1:
+                        multihost_utils.sync_global_devices("mgjax: damaged checkpoint set aside")
+                        ckpt.manager.reload()
+                    if moved:
+                        print(f"moved the damaged step {ckpt.damaged_step} to {moved}", flush=True)
                 data_state = ckpt.restore_meta(start).get("data")
                 changed = run_config_diff(workdir, cfg)
                 print(f"resumed from step {start} in {ckpt.directory}" +
