@@ -18,6 +18,7 @@ import orbax.checkpoint as ocp
 
 from mgjax.config.load import diff_configs, format_diff, read_json_config
 from mgjax.errors import UserError
+from mgjax.nn.params import path_keys
 
 
 def _is_array(tree) -> bool:
@@ -69,30 +70,25 @@ class Checkpointer:
         if not steps:
             raise UserError(f"no checkpoint in {str(self.directory)!r}; train first with "
                             f"`python -m mgjax train --config CONFIG --workdir {self.directory.parent}`")
-        reason = None
-        with _quiet_abandoned_reads():  # collects the failed attempt's leftovers once its exception is gone
-            try:
-                return self._restore(target, items, steps[0], config)
-            except UserError:
-                raise
-            except Exception as e:  # noqa: BLE001  (TensorStore, JSON and OS errors of a damaged step)
-                first = str(e).strip().splitlines()[0].split(" See full")[0][:160] if str(e).strip() else ""
-                reason = f"{type(e).__name__}: {first}"
+        reasons = []
+        for step in steps[:2]:
+            with _quiet_abandoned_reads():  # collects a failed attempt's leftovers once its exception is gone
+                try:
+                    return self._restore(target, items, step, config)
+                except UserError:
+                    raise
+                except Exception as e:  # noqa: BLE001  (TensorStore, JSON and OS errors of a damaged step)
+                    first = str(e).strip().splitlines()[0].split(" See full")[0][:160] if str(e).strip() else ""
+                    reasons.append(f"{type(e).__name__}: {first}")
+            if step == steps[0] and len(steps) > 1:
+                print(f"warning: checkpoint step {step} in {self.directory} cannot be restored ({reasons[0]}); "
+                      f"using step {steps[1]}", flush=True)
+                self.damaged_step = step
         if len(steps) < 2:
-            raise UserError(f"checkpoint step {steps[0]} in {str(self.directory)!r} cannot be restored ({reason}) "
+            raise UserError(f"checkpoint step {steps[0]} in {str(self.directory)!r} cannot be restored ({reasons[0]}) "
                             f"and there is no earlier step")
-        print(f"warning: checkpoint step {steps[0]} in {self.directory} cannot be restored ({reason}); using "
-              f"step {steps[1]}", flush=True)
-        self.damaged_step = steps[0]
-        with _quiet_abandoned_reads():
-            try:
-                return self._restore(target, items, steps[1], config)
-            except UserError:
-                raise
-            except Exception as e:  # noqa: BLE001
-                reason = type(e).__name__
         raise UserError(f"checkpoints {steps[0]} and {steps[1]} in {str(self.directory)!r} both cannot be restored "
-                        f"({reason}); the files are damaged")
+                        f"({reasons[1].split(':')[0]}); the files are damaged")
 
     def _restore(self, target, items, step: int, config) -> dict:
         check_saved_shapes(self, target, items, step, config)
@@ -147,10 +143,6 @@ def _quiet_abandoned_reads():
         sys.unraisablehook = previous
 
 
-def _name(path) -> str:
-    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
-
-
 def check_saved_shapes(ckpt: Checkpointer, target: dict[str, Any], items, step: int, config=None) -> None:
     """A UserError naming the arrays whose saved shape differs from `target`'s, or that only one side has."""
     differ: list[str] = []
@@ -161,8 +153,8 @@ def check_saved_shapes(ckpt: Checkpointer, target: dict[str, Any], items, step: 
         if saved is None:
             differ.append(f"{item} (not in the checkpoint)")
             continue
-        want = {f"{item}/{_name(p)}": a.shape for p, a in jax.tree_util.tree_flatten_with_path(_boxed(target[item]))[0]}
-        have = {f"{item}/{_name(p)}": a.shape for p, a in jax.tree_util.tree_flatten_with_path(saved)[0]}
+        want = {k: tuple(a.shape) for k, a in flat_names(_boxed(target[item]), item).items()}
+        have = {k: tuple(a.shape) for k, a in flat_names(saved, item).items()}
         differ += shape_differences(want, have)
     if not differ:
         return
@@ -181,11 +173,12 @@ def shape_differences(want: dict[str, tuple], have: dict[str, tuple]) -> list[st
         return "absent" if s is None else str(tuple(s))
 
     return [f"{name} (saved {shape(have.get(name))}, model {shape(want.get(name))})"
-            for name in sorted(set(want) | set(have)) if _tuple(want.get(name)) != _tuple(have.get(name))]
+            for name in sorted(set(want) | set(have)) if want.get(name) != have.get(name)]
 
 
-def _tuple(shape):
-    return None if shape is None else tuple(shape)
+def flat_names(tree, prefix: str) -> dict[str, Any]:
+    """`prefix/a/b/...` -> leaf for every leaf of a pytree: how checkpoint items and exports name their arrays."""
+    return {"/".join((prefix, *path_keys(path))): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
 def summarize_differences(differ: list[str], shown: int = 2) -> str:

@@ -17,23 +17,34 @@ from mgjax.models.codec import CODECS, LatentCodec
 LATENT_STATS = "latent_stats.json"
 
 
-def restore_params(module: nnx.Module, workdir: str | pathlib.Path, item: str = "params",
-                   step: int | None = None) -> nnx.Module:
-    """`module` with the parameters of a run's checkpoint item (default its latest step), or of the item in a
-    safetensors export (`python -m mgjax export`); build the module concretely under the mesh it should live on
-    (restoring onto nnx.eval_shape's abstract mesh fails, shared/stack.md)."""
-    graphdef, params = nnx.split(module)
+def check_weights(workdir: str | pathlib.Path) -> None:
+    """A one-line error when `workdir` is neither a run with checkpoints nor a safetensors export (checked before
+    anything is built: a wrong directory is the likelier mistake)."""
+    if not is_export(workdir):
+        check_run(workdir)
+
+
+def load_weights(target: dict, workdir: str | pathlib.Path, step: int | None = None, config=None) -> tuple[dict, int]:
+    """(the items of `target` restored from a training run's checkpoint (default its latest intact step) or from a
+    safetensors export (`python -m mgjax export`), the step they are from)."""
     if is_export(workdir):
         if step is not None and step != export_step(workdir):
             raise UserError(f"export {str(workdir)!r} holds step {export_step(workdir)}, not step {step}")
-        nnx.replace_by_pure_dict(params, load_exported({item: nnx.to_pure_dict(params)}, workdir)[item])
-        return nnx.merge(graphdef, params)
+        return load_exported(target, workdir), export_step(workdir)
     ckpt = open_existing(workdir)
     try:
-        restored = ckpt.restore({item: nnx.to_pure_dict(params)}, items=(item,), step=step)[item]
+        return ckpt.restore(target, step=step, config=config), ckpt.restored_step
     finally:
         ckpt.close()
-    nnx.replace_by_pure_dict(params, restored)
+
+
+def restore_params(module: nnx.Module, workdir: str | pathlib.Path, item: str = "params",
+                   step: int | None = None) -> nnx.Module:
+    """`module` with the parameters of a run's checkpoint item or an export's (`load_weights`); build the module
+    concretely under the mesh it should live on (restoring onto nnx.eval_shape's abstract mesh fails,
+    shared/stack.md)."""
+    graphdef, params = nnx.split(module)
+    nnx.replace_by_pure_dict(params, load_weights({item: nnx.to_pure_dict(params)}, workdir, step)[0][item])
     return nnx.merge(graphdef, params)
 
 
@@ -54,6 +65,5 @@ def load_codec(cfg: CodecConfig) -> LatentCodec:
     if not cfg.checkpoint:
         raise UserError(f"codec.kind={cfg.kind} needs codec.checkpoint=DIR, a trained run of that codec (e.g. "
                         f"assets/tae_shapes, or `python -m mgjax train --config configs/tae_shapes.py --workdir DIR`)")
-    if not is_export(cfg.checkpoint):
-        check_run(cfg.checkpoint)  # before building the module: a missing run is the likelier mistake
+    check_weights(cfg.checkpoint)
     return kind.build(cfg, restore_params(kind.module(cfg), cfg.checkpoint), read_latent_stats(cfg.checkpoint))

@@ -18,9 +18,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from mgjax.checkpoint.orbax import checkpoint_dir, shape_differences, summarize_differences
+from mgjax.checkpoint.orbax import checkpoint_dir, flat_names, shape_differences, summarize_differences
 from mgjax.convert.safetensors import SafetensorsFile, read_metadata, save_file
 from mgjax.errors import UserError
+from mgjax.nn.params import path_keys
 
 WEIGHTS = "model.safetensors"
 FORMAT = "mgjax-weights-1"
@@ -30,15 +31,6 @@ def is_export(directory: str | pathlib.Path) -> bool:
     """Whether `directory` is a safetensors export (a training run, with checkpoints/, is not)."""
     directory = pathlib.Path(directory)
     return (directory / WEIGHTS).is_file() and not checkpoint_dir(directory).is_dir()
-
-
-def _key(k) -> str:
-    return str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k))))
-
-
-def flat_names(tree, prefix: str) -> dict[str, Any]:
-    """'/'-joined names of a pure dict's leaves under `prefix` -> the leaves."""
-    return {"/".join((prefix, *map(_key, path))): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
 def mgjax_version() -> str:
@@ -101,7 +93,7 @@ def load_exported(target: Mapping[str, Any], directory: str | pathlib.Path,
 
 def _place(tree, f: SafetensorsFile, item: str):
     def put(path, leaf):
-        saved, dtype = f["/".join((item, *map(_key, path)))], np.dtype(leaf.dtype)
+        saved, dtype = f["/".join((item, *path_keys(path)))], np.dtype(leaf.dtype)
         sharding = getattr(leaf, "sharding", None)
         if sharding is None:
             return jax.device_put(np.array(saved, dtype))

@@ -18,6 +18,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from mgjax.checkpoint.orbax import open_existing
 from mgjax.errors import UserError
+from mgjax.nn.params import path_keys
 
 Path = tuple[str, ...]
 
@@ -48,7 +49,7 @@ def _transplant_tree(parent, tree, widen, where):
     leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
     out = []
     for path, value in leaves:
-        key = _keys(path)
+        key = path_keys(path)
         if key not in parent:
             out.append(value)  # a new module: its own (zero) initialisation
             continue
@@ -78,7 +79,7 @@ def read_parent(spec: str, items: tuple[str, ...], child: Mapping[str, Any], mes
     child_flat = {key: leaf for tree in child.values() for key, leaf in _flat(tree).items()}
 
     def target(path, meta):
-        mine = child_flat.get(_keys(path))
+        mine = child_flat.get(path_keys(path))
         sharding = (mine.sharding if mine is not None and tuple(mine.shape) == tuple(meta.shape)
                     else NamedSharding(mesh, P()))
         return jax.ShapeDtypeStruct(tuple(meta.shape), meta.dtype, sharding=sharding)
@@ -99,12 +100,8 @@ def read_parent(spec: str, items: tuple[str, ...], child: Mapping[str, Any], mes
     return out
 
 
-def _keys(path) -> Path:
-    return tuple(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
-
-
 def _flat(tree) -> dict[Path, Any]:
-    return {_keys(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+    return {path_keys(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
 def _name(path: Path) -> str:

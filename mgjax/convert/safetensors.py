@@ -25,8 +25,8 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 INDEX = "model.safetensors.index.json"
 
 
-def read_header(path: pathlib.Path) -> tuple[dict, int]:
-    """(tensor entries, byte offset where the data starts)."""
+def read_header(path: pathlib.Path, keep_metadata: bool = False) -> tuple[dict, int]:
+    """(tensor entries, byte offset where the data starts); `keep_metadata`: with the `__metadata__` entry."""
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) < 8:
@@ -35,19 +35,14 @@ def read_header(path: pathlib.Path) -> tuple[dict, int]:
         if n > 100_000_000:
             raise UserError(f"{str(path)!r} is not a safetensors file (header length {n})")
         header = json.loads(f.read(n))
-    header.pop("__metadata__", None)
+    if not keep_metadata:
+        header.pop("__metadata__", None)
     return header, 8 + n
 
 
 def read_metadata(path: str | pathlib.Path) -> dict[str, str]:
     """The file's `__metadata__` (string to string; empty when it has none)."""
-    path = pathlib.Path(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-        (n,) = struct.unpack("<Q", head) if len(head) == 8 else (0,)
-        if not 0 < n <= 100_000_000:
-            raise UserError(f"{str(path)!r} is not a safetensors file")
-        return dict(json.loads(f.read(n)).get("__metadata__") or {})
+    return dict(read_header(pathlib.Path(path), keep_metadata=True)[0].get("__metadata__") or {})
 
 
 class SafetensorsFile(Mapping[str, np.ndarray]):

@@ -95,9 +95,14 @@ def evaluate_folder(cfg: Config, workdir: pathlib.Path, num: int, write: int, st
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
         model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), workdir)
         clips = folder_clips(cfg, num)
-        pairs = [reconstruct(model, clip[None]) for clip in clips]  # one at a time: buckets differ in shape
-    recon = [r[0] for r, _ in pairs]
-    flat_means = np.concatenate([m.reshape(-1, m.shape[-1]) for _, m in pairs])
+        recon, means = [None] * len(clips), []
+        for shape in dict.fromkeys(c.shape for c in clips):  # buckets differ in shape: one batch (and compile) each
+            ids = [i for i, c in enumerate(clips) if c.shape == shape]
+            out, mean = reconstruct(model, np.stack([clips[i] for i in ids]))
+            for i, r in zip(ids, out):
+                recon[i] = r
+            means.append(mean.reshape(-1, mean.shape[-1]))
+    flat_means = np.concatenate(means)
     clip_psnr = np.array([psnr(c, r).mean() for c, r in zip(clips, recon)])
     result = {"step": step, "num": len(clips), "source": cfg.data.root,
               "video": {"psnr": float(clip_psnr.mean()), "ssim": float(np.mean([ssim(c, r).mean() for c, r in

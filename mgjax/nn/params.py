@@ -11,6 +11,12 @@ from flax import nnx
 from mgjax.parallel.rules import resolve
 
 
+def path_keys(path) -> tuple[str, ...]:
+    """A pytree key path (from `jax.tree_util.tree_flatten_with_path`) as strings: how checkpoints, exports, weight
+    surgery and optimizer-state placement name a parameter (`("backbone", "blocks", "0", "mlp", "w1", "kernel")`)."""
+    return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
 def param(init: Callable, shape: Sequence[int], axes: Sequence[str | None], *, key: jax.Array | None = None,
           dtype=jnp.float32) -> nnx.Param:
     """`axes` has one logical name per dimension; constant initialisers may pass no key."""

@@ -11,9 +11,7 @@ import numpy as np
 from flax import nnx
 from jax.experimental import multihost_utils
 
-from mgjax.checkpoint.orbax import open_existing
-from mgjax.checkpoint.restore import load_codec
-from mgjax.checkpoint.safetensors_weights import export_step, is_export, load_exported
+from mgjax.checkpoint.restore import check_weights, load_codec, load_weights
 from mgjax.config.flow import FlowConfig
 from mgjax.config.schema import Config
 from mgjax.flow.path import model_velocity
@@ -43,24 +41,18 @@ class T2VSampler:
 
     def __init__(self, cfg: Config, workdir: str | pathlib.Path, devices=None, use_ema: bool = True):
         self.cfg = cfg
-        export = is_export(workdir)  # a safetensors export (`python -m mgjax export`) or a training run
-        ckpt = None if export else open_existing(workdir)  # first: a missing run is the most likely mistake
+        check_weights(workdir)  # a training run or a safetensors export; first: a wrong directory is likeliest
         self.mesh = make_mesh(cfg.mesh, devices)
         self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir)
         with jax.set_mesh(self.mesh):
             self.codec = load_codec(cfg.codec)
             self.graphdef, params, rest = split_model(cfg, build_model(cfg))
             which = "ema" if use_ema else "params"
-            if export:
-                restored = load_exported({which: params, "rest": rest}, workdir)
-            else:
-                restored = ckpt.restore({which: params, "rest": rest}, items=(which, "rest"), config=cfg)
-                ckpt.close()
+            restored, self.step = load_weights({which: params, "rest": rest}, workdir, config=cfg)
         self.embedder = None
         if cfg.text.precomputed:  # the model was trained on precomputed outputs: run the frozen encoders here
             with jax.set_mesh(self.mesh):
                 self.embedder = TextEmbedder(cfg.text.encoders, self.tokenizers)
-        self.step = export_step(workdir) if export else ckpt.restored_step
         self.weights = (restored[which], restored["rest"])
         self.velocity = _velocity(self.graphdef, cfg.flow)
 

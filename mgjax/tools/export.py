@@ -33,36 +33,33 @@ FORMATS = ("safetensors", "orbax")
 
 def export_run(cfg: Config, workdir: str | pathlib.Path, out: str | pathlib.Path, format: str = "safetensors",
                overwrite: bool = False) -> int:
-    """-> the exported step."""
+    """OUT/model.safetensors with the task's `export_items` (safetensors), or OUT/checkpoints/STEP with its
+    `inference_items` (orbax), and the run's carried files; -> the exported step."""
     if format not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    export = export_safetensors if format == "safetensors" else export_params
-    return export(cfg, workdir, out, overwrite=overwrite)
+    workdir, out = _check_out(workdir, out, overwrite)
+    task = task_for(cfg, abstract=True)
+    items = task.export_items if format == "safetensors" else task.inference_items
+    weights, step = _restore(cfg, task, workdir, items)
+    partial = _partial(out)
+    meta = {"config": cfg.name, "task": cfg.task, "step": step}
+    if format == "safetensors":
+        write_export(weights, partial, meta)
+    else:
+        writer = Checkpointer(checkpoint_dir(partial), keep=1, async_save=False)
+        writer.save(step, weights, meta={**meta, "exported_from": str(workdir)})
+        writer.close()
+    _finish(workdir, partial, out)
+    return step
 
 
 def export_safetensors(cfg: Config, workdir: str | pathlib.Path, out: str | pathlib.Path,
                        overwrite: bool = False) -> int:
-    """OUT/model.safetensors with the task's `export_items`, and the run's carried files; -> the exported step."""
-    workdir, out = _check_out(workdir, out, overwrite)
-    task = task_for(cfg, abstract=True)
-    weights, step = _restore(cfg, task, workdir, task.export_items)
-    partial = _partial(out)
-    write_export(weights, partial, {"config": cfg.name, "task": cfg.task, "step": step})
-    _finish(workdir, partial, out)
-    return step
+    return export_run(cfg, workdir, out, "safetensors", overwrite)
 
 
 def export_params(cfg: Config, workdir: str | pathlib.Path, out: str | pathlib.Path, overwrite: bool = False) -> int:
-    """OUT/checkpoints/STEP with the task's `inference_items`, and the run's carried files; -> the exported step."""
-    workdir, out = _check_out(workdir, out, overwrite)
-    task = task_for(cfg, abstract=True)
-    weights, step = _restore(cfg, task, workdir, task.inference_items)
-    partial = _partial(out)
-    writer = Checkpointer(checkpoint_dir(partial), keep=1, async_save=False)
-    writer.save(step, weights, meta={"config": cfg.name, "task": cfg.task, "step": step, "exported_from": str(workdir)})
-    writer.close()
-    _finish(workdir, partial, out)
-    return step
+    return export_run(cfg, workdir, out, "orbax", overwrite)
 
 
 def _check_out(workdir, out, overwrite: bool) -> tuple[pathlib.Path, pathlib.Path]:

@@ -214,7 +214,7 @@ class Progress:
     Step rates count only steps that did not compile (a phase's first step compiles; its time is reported once)."""
 
     def __init__(self, start: int, total: int, enabled: bool):
-        self.total, self.t0, self.steps = total, None, 0
+        self.total, self.t0, self.steps, self.rate = total, None, 0, None
         self.bar = None
         if enabled and sys.stderr.isatty():
             self.bar = tqdm.tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
@@ -239,11 +239,9 @@ class Progress:
         return {"steps_per_s": rate}
 
     def eta(self, done: int) -> str:
-        rate = getattr(self, "rate", None)
         left = self.total - done
-        if not left:
-            return f"{done}/{self.total}"
-        return f"{done}/{self.total}" + (f", eta {format_duration(left / rate)}" if rate else "")
+        eta = f", eta {format_duration(left / self.rate)}" if left and self.rate else ""
+        return f"{done}/{self.total}{eta}"
 
     def update(self, done: int, metrics: dict[str, float]) -> None:
         if self.bar is not None:

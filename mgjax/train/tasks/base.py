@@ -22,6 +22,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from mgjax.config.mesh import MeshConfig
 from mgjax.config.schema import Config
 from mgjax.errors import UserError
+from mgjax.nn.params import path_keys
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import Rules
 from mgjax.train.guard import is_finite, keep_if, skipped
@@ -186,11 +187,11 @@ def on_mesh(tree, mesh: jax.sharding.Mesh):
 def abstract_opt_state(tx: optax.GradientTransformation, params, mesh: jax.sharding.Mesh):
     """Optimizer state placed as training places it: a moment shards like the parameter whose path ends its own (the
     moments of adamw and the masked branches of Muon alike), counters and scalars replicate."""
-    by_path = {_keys(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
+    by_path = {path_keys(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
     replicated = NamedSharding(mesh, P())
 
     def place(path, a):
-        keys = _keys(path)
+        keys = path_keys(path)
         for i in range(len(keys)):
             p = by_path.get(keys[i:])
             if p is not None and p.shape == a.shape:
@@ -198,10 +199,6 @@ def abstract_opt_state(tx: optax.GradientTransformation, params, mesh: jax.shard
         return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated)
 
     return jax.tree_util.tree_map_with_path(place, jax.eval_shape(tx.init, params))
-
-
-def _keys(path) -> tuple[str, ...]:
-    return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
 def state_shardings(state: State):
