@@ -28,12 +28,16 @@ class TAEConfig:
     dtype: Dtype = "float32"
     param_dtype: Dtype = "float32"
     # Tiled inference (paper §3.1.1): 32-frame encoder tiles without overlap; 32-frame decoder tiles overlapping by 16
-    # frames, blended linearly. Spatial tiles (0 = off) overlap by `spatial_overlap` pixels, blended linearly.
+    # frames, blended linearly. Spatial tiles (0 = off) overlap by `spatial_overlap` pixels, blended linearly. With
+    # `spatial_frame_norm`, passes over the tiles first gather each GroupNorm's frame-wide statistics and each spatial
+    # attention's frame-wide keys, so tiles match the untiled model (False: per-tile statistics, cheaper but seaming;
+    # cost and agreement of both: docs/tae_tiling.md).
     encode_tile_frames: int = 32
     decode_tile_frames: int = 32
     decode_tile_overlap: int = 16
     spatial_tile: int = 0
     spatial_overlap: int = 64
+    spatial_frame_norm: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

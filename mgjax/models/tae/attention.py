@@ -9,6 +9,7 @@ from einops import rearrange
 from flax import nnx
 
 from mgjax.attention.sharded import sharded_attend
+from mgjax.models.tae.frame_context import current_view
 from mgjax.models.tae.layers import GroupNorm
 from mgjax.nn.linear import linear
 from mgjax.parallel.rules import TAE_RULES
@@ -24,10 +25,12 @@ class _Attention(nnx.Module):
         out_init = nnx.initializers.zeros_init() if zero_init_out else nnx.initializers.xavier_uniform()
         self.out = linear(channels, channels, ("conv_in", "conv_out"), init=out_init, **kw)
 
-    def attend_tokens(self, h: jax.Array) -> jax.Array:
-        """h: (n, l, c) -> (n, l, c), attention over l."""
+    def attend_tokens(self, h: jax.Array, keys_values: jax.Array | None = None) -> jax.Array:
+        """h: (n, l, c) -> (n, l, c), attention over l; or, given `keys_values` (n, m, 2c), over those m instead."""
         q, k, v = (x[:, :, None, :] for x in jnp.split(self.qkv(h), 3, axis=-1))
-        return self.out(sharded_attend(q, k, v, rules=TAE_RULES, self_attention=True)[:, :, 0, :])
+        if keys_values is not None:
+            k, v = (x[:, :, None, :] for x in jnp.split(keys_values, 2, axis=-1))
+        return self.out(sharded_attend(q, k, v, rules=TAE_RULES, self_attention=keys_values is None)[:, :, 0, :])
 
 
 class SpatialAttention(_Attention):
@@ -35,9 +38,15 @@ class SpatialAttention(_Attention):
         super().__init__(channels, num_groups, False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        b, t, h, w, _ = x.shape
+        b, t, h, w, c = x.shape
         tokens = rearrange(self.norm(x), "b t h w c -> (b t) (h w) c")
-        return x + rearrange(self.attend_tokens(tokens), "(b t) (h w) c -> b t h w c", b=b, h=h)
+        view, keys_values = current_view(), None
+        if view is not None:  # a spatial tile: its queries attend to the whole frame's keys (frame_context.py)
+            tile_kv = rearrange(self.qkv(tokens)[..., c:], "n (h w) c -> n h w c", h=h)
+            keys_values = view.record(view.place_in_frame(tile_kv))
+            if keys_values is not None:
+                keys_values = rearrange(keys_values, "n h w c -> n (h w) c")
+        return x + rearrange(self.attend_tokens(tokens, keys_values), "(b t) (h w) c -> b t h w c", b=b, h=h)
 
 
 class TemporalAttention(_Attention):

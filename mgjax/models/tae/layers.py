@@ -12,6 +12,7 @@ from einops import rearrange
 from flax import nnx
 
 from mgjax.config.geometry import frames_after_stride
+from mgjax.models.tae.frame_context import current_view, group_norm_moments
 from mgjax.nn.params import param, partitioned
 
 
@@ -24,7 +25,8 @@ def unfold_time(x: jax.Array, batch: int) -> jax.Array:
 
 
 class GroupNorm(nnx.Module):
-    """GroupNorm per frame (statistics over h, w and the group's channels), in float32."""
+    """GroupNorm per frame (statistics over h, w and the group's channels), in float32. Inside a spatially tiled pass
+    (frame_context.py) the statistics are the whole frame's, gathered by the previous pass."""
 
     def __init__(self, channels: int, num_groups: int, *, rngs: nnx.Rngs):
         self.norm = nnx.GroupNorm(channels, num_groups=min(num_groups, channels), epsilon=1e-6, rngs=rngs,
@@ -33,7 +35,16 @@ class GroupNorm(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         b = x.shape[0]
-        return unfold_time(self.norm(fold_time(x).astype(jnp.float32)), b).astype(x.dtype)
+        y = fold_time(x).astype(jnp.float32)
+        view = current_view()
+        if view is None:
+            return unfold_time(self.norm(y), b).astype(x.dtype)
+        norm, (n, h, w, c) = self.norm, y.shape
+        mean, var = group_norm_moments(view, y, norm.num_groups)
+        yg = y.reshape(n, h, w, norm.num_groups, c // norm.num_groups)
+        yg = (yg - mean[:, None, None, :, None]) * jax.lax.rsqrt(var + norm.epsilon)[:, None, None, :, None]
+        y = yg.reshape(n, h, w, c) * norm.scale[...].astype(jnp.float32) + norm.bias[...].astype(jnp.float32)
+        return unfold_time(y, b).astype(x.dtype)
 
 
 class SpatialConv(nnx.Module):

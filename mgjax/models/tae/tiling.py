@@ -2,7 +2,8 @@
 
 Encoding: 32-frame tiles without overlap. Decoding: 4-latent-frame (32-frame) tiles at a stride of 2 latent frames, so
 neighbours overlap by 16 frames and are blended linearly: w X_i + (1 - w) X_{i+1} with w ramping across the overlap.
-Large frames are also tiled in h and w, with a linear blend across `spatial_overlap` pixels.
+Large frames are also tiled in h and w, with a linear blend across `spatial_overlap` pixels; passes over the tiles
+first gather the frame-wide GroupNorm statistics and attention keys in order (frame_context.py), so tiles do not seam.
 
 Tiles run inside `lax.scan`, which writes each one into the output buffer before the next starts, so the peak memory is
 the output plus one tile's activations whatever the clip length. Every tile has the same shape (the last one is shifted
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mgjax.config.geometry import tae_compression
+from mgjax.models.tae.frame_context import StopPass, TileView, tile_view
 from mgjax.models.tae.model import TemporalAutoencoder
 
 
@@ -80,12 +82,70 @@ def blended_tiles(fn: Callable[[jax.Array], jax.Array], x: jax.Array, axis: int,
     return out
 
 
-def _spatial(fn, x: jax.Array, tile: int, overlap: int, num: int, den: int) -> jax.Array:
-    """Tile h (axis 2) then w (axis 3) when the frame is larger than the tile."""
-    if tile <= 0:
+def owned_ranges(starts: list[int], tile: int, size: int, multiple: int) -> list[tuple[int, int]]:
+    """[lo, hi) in tile coordinates of the part of the axis each tile owns: the tiles meet in the middle of their
+    overlap (rounded down to `multiple`, the input's downsampling factor), so the owned ranges partition [0, size)."""
+    cuts = [(s + tile + nxt) // 2 // multiple * multiple for s, nxt in zip(starts, starts[1:])]
+    bounds = [0, *cuts, size]
+    return [(lo - s, hi - s) for s, lo, hi in zip(starts, bounds, bounds[1:])]
+
+
+def spatially_tiled(fn: Callable[[jax.Array], jax.Array], x: jax.Array, tile: int, overlap: int, num: int, den: int,
+                    frame_norm: bool = True) -> jax.Array:
+    """Apply `fn` ((b, t, h, w, c) -> (b, t', h * num / den, w * num / den, c')) to overlapping tiles of `tile` x
+    `tile` pixels of `x`, blending the results linearly across `overlap` pixels.
+
+    With `frame_norm`, passes over the tiles first gather each GroupNorm's frame-wide statistics and each spatial
+    attention's frame-wide keys, in order (frame_context.py), so the last pass normalises and attends as the untiled
+    model does; without, tiles use their own (cheaper, and seams). Each pass is one `lax.scan` over the tiles, so
+    memory is one tile's."""
+    _, _, height, width, _ = x.shape
+    if tile <= 0 or (height <= tile and width <= tile):
         return fn(x)
-    stride = tile - overlap
-    return blended_tiles(lambda xh: blended_tiles(fn, xh, 3, tile, stride, num, den), x, 2, tile, stride, num, den)
+    th, tw = min(tile, height), min(tile, width)
+    ys, xs = tile_starts(height, th, tile - overlap), tile_starts(width, tw, tile - overlap)
+    grid = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
+    own_y, own_x = owned_ranges(ys, th, height, den), owned_ranges(xs, tw, width, den)
+    offsets = jnp.asarray([(ys[i], xs[j]) for i, j in grid])
+    owned = jnp.asarray([(*own_y[i], *own_x[j]) for i, j in grid])
+
+    def run(offset, box, given, stop_after=None):
+        view = TileView((th, tw), (height, width), offset, box, given, stop_after)
+        start = (0, 0, offset[0], offset[1], 0)
+        try:
+            with tile_view(view):
+                y = fn(jax.lax.dynamic_slice(x, start, (*x.shape[:2], th, tw, x.shape[-1])))
+        except StopPass:
+            y = None
+        return y, view.recorded
+
+    given = None
+    if frame_norm:
+        given = []
+        for index in range(len(jax.eval_shape(run, offsets[0], owned[0], None)[1])):
+            share = jax.eval_shape(lambda o, b: run(o, b, given, index)[1][index], offsets[0], owned[0])
+
+            def gather(total, inputs, given=given, index=index):
+                return total + run(*inputs, given, index)[1][index], None
+
+            given = given + [jax.lax.scan(gather, jnp.zeros(share.shape, share.dtype), (offsets, owned))[0]]
+
+    out_h, out_w = height * num // den, width * num // den
+    oth, otw = th * num // den, tw * num // den
+    wy = blend_weights([s * num // den for s in ys], oth, out_h)
+    wx = blend_weights([s * num // den for s in xs], otw, out_w)
+    weights = jnp.asarray(np.stack([wy[i][:, None] * wx[j][None, :] for i, j in grid]))
+    probe = jax.eval_shape(run, offsets[0], owned[0], given)[0]
+
+    def blend(out, inputs):
+        offset, box, weight = inputs
+        y = run(offset, box, given)[0] * weight[:, :, None].astype(probe.dtype)
+        start = (0, 0, offset[0] * num // den, offset[1] * num // den, 0)
+        current = jax.lax.dynamic_slice(out, start, y.shape)
+        return jax.lax.dynamic_update_slice(out, current + y, start), None
+
+    out0 = jnp.zeros((*probe.shape[:2], out_h, out_w, probe.shape[-1]), probe.dtype)
+    return jax.lax.scan(blend, out0, (offsets, owned, weights))[0]
 
 
 def tiled_encode(model: TemporalAutoencoder, video: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -97,7 +157,7 @@ def tiled_encode(model: TemporalAutoencoder, video: jax.Array) -> tuple[jax.Arra
 
     def encode(v):
         moments = lambda s: jnp.concatenate(model.encode(s), axis=-1)
-        return _spatial(moments, v, cfg.spatial_tile, cfg.spatial_overlap, 1, fs)
+        return spatially_tiled(moments, v, cfg.spatial_tile, cfg.spatial_overlap, 1, fs, cfg.spatial_frame_norm)
 
     frames = video.shape[1]
     full = frames // tile if frames > tile else 0
@@ -123,7 +183,7 @@ def tiled_decode(model: TemporalAutoencoder, z: jax.Array, num_frames: int | Non
     spatial_overlap = cfg.spatial_overlap // fs
 
     def decode(zt):
-        return _spatial(model.decode, zt, spatial_tile, spatial_overlap, fs, 1)
+        return spatially_tiled(model.decode, zt, spatial_tile, spatial_overlap, fs, 1, cfg.spatial_frame_norm)
 
     video = blended_tiles(decode, z, 1, tile, stride, ft, 1)
     return video if num_frames is None else video[:, :num_frames]

@@ -15,7 +15,7 @@ from mgjax.data.moving_shapes import MovingShapes
 from mgjax.eval.metrics import psnr
 from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.tae.model import TemporalAutoencoder
-from mgjax.models.tae.tiling import blend_weights, tile_starts, tiled_decode, tiled_encode
+from mgjax.models.tae.tiling import blend_weights, owned_ranges, tile_starts, tiled_decode, tiled_encode
 from mgjax.parallel.mesh import make_mesh
 
 
@@ -88,25 +88,60 @@ def test_trained_tae_tiled_decode_of_a_long_clip_matches_untiled_without_seams()
     assert np.mean(errors[seams]) <= 1.1 * np.mean(errors[inside])
 
 
-def test_spatial_tiles_cover_large_frames_and_blend_smoothly():
-    """64x64 frames through the committed TAE in 32-px tiles overlapping by 16 px: the right shapes and a usable
-    reconstruction. Known cost: 24.8 dB tiled vs 32.9 dB one-pass with the Muon-trained asset (2026-11-22; 25.4 vs
-    31.8 with the AdamW one, 24.6 vs 28.8 with the L1 + L2 one, 23.3 vs 26.3 with the 1,100-step one), because
-    GroupNorm statistics are per tile (as in diffusers' tiled VAE), and the gap grows as the TAE gets better; the
-    bound below catches broken blending, not that gap (global statistics need a two-pass tiled GroupNorm, not built)."""
+@pytest.mark.parametrize("size,tile,stride,multiple",
+                         [(64, 32, 16, 4), (100, 32, 24, 4), (16, 8, 4, 1), (40, 16, 12, 1)])
+def test_owned_ranges_partition_the_axis_away_from_tile_edges(size, tile, stride, multiple):
+    starts = tile_starts(size, tile, stride)
+    owned = owned_ranges(starts, tile, size, multiple)
+    covered = [p for s, (lo, hi) in zip(starts, owned) for p in range(s + lo, s + hi)]
+    assert covered == list(range(size))  # every pixel counted once, in order
+    assert all(lo % multiple == 0 and 0 <= lo < hi <= tile for lo, hi in owned)
+    inner = owned[1:-1] or owned  # a tile owns its middle: its pixels' neighbourhoods lie inside it
+    assert all(min(lo, tile - hi) >= (tile - stride) // 2 - multiple for lo, hi in inner)
+
+
+@pytest.fixture(scope="module")
+def spatially_tiled_clip():
+    """The committed TAE on 64x64 frames in 32-px tiles overlapping by 16 (3 x 3 tiles for the encoder and for the
+    decoder, whose latent tiles are 8 x 8 overlapping by 4): tiled with frame-wide statistics, with per-tile ones, and
+    untiled."""
     tae = dataclasses.replace(load_config(CONFIGS / "tae_shapes.py").model, spatial_tile=32, spatial_overlap=16)
     clip = MovingShapes("heldout", num_frames=8, height=64, width=64, seed=5, textured_prob=0.0)[0]["video"]
+    results = {}
     with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
-        graphdef, state = nnx.split(restore_params(TemporalAutoencoder(tae, rngs=nnx.Rngs(0)),
-                                                   REPO / "assets" / "tae_shapes"))
+        state = nnx.state(restore_params(TemporalAutoencoder(tae, rngs=nnx.Rngs(0)), REPO / "assets" / "tae_shapes"))
+        for name, frame_norm in (("frame", True), ("tile", False)):
+            cfg = dataclasses.replace(tae, spatial_frame_norm=frame_norm)
+            graphdef = nnx.graphdef(TemporalAutoencoder(cfg, rngs=nnx.Rngs(0)))
+
+            @jax.jit
+            def tiled(state, video):
+                m = nnx.merge(graphdef, state)
+                mean = tiled_encode(m, video)[0]
+                return mean, tiled_decode(m, mean, 8)
+
+            results[name] = tiled(state, pixels_to_unit(clip[None]))
 
         @jax.jit
-        def both(state, video):
+        def untiled(state, video):
             m = nnx.merge(graphdef, state)
-            mean = tiled_encode(m, video)[0]
-            return mean, tiled_decode(m, mean, 8), m.decode(m.encode(video)[0], 8)
+            mean = m.encode(video)[0]
+            return mean, m.decode(mean, 8)
 
-        mean, tiled, untiled = both(state, pixels_to_unit(clip[None]))
+        results["untiled"] = untiled(state, pixels_to_unit(clip[None]))
+    return clip, results
+
+
+def test_spatial_tiles_with_frame_statistics_match_the_untiled_tae(spatially_tiled_clip):
+    """Tiles normalised with the frame's GroupNorm statistics (and attending to the frame's keys) agree with the
+    one-pass encode and decode at >= 40 dB (43 measured); with per-tile statistics (as diffusers' tiled VAE) they seam
+    (26 dB)."""
+    clip, results = spatially_tiled_clip
+    untiled = results["untiled"][1]
+    mean, tiled = results["frame"]
     assert mean.shape == (1, 2, 16, 16, 16) and tiled.shape == (1, 8, 64, 64, 3)
-    tiled_psnr, untiled_psnr = (float(np.mean(psnr(clip, np.asarray(unit_to_pixels(v[0]))))) for v in (tiled, untiled))
-    assert tiled_psnr > untiled_psnr - 10.0 and tiled_psnr > 21.0, (tiled_psnr, untiled_psnr)
+    pixels = lambda v: np.asarray(unit_to_pixels(v[0]))  # noqa: E731
+    agreement = {name: float(np.mean(psnr(pixels(untiled), pixels(results[name][1])))) for name in ("frame", "tile")}
+    assert agreement["frame"] >= 40.0, agreement
+    assert agreement["tile"] < 32.0, agreement  # the seam the frame statistics remove
+    assert float(np.mean(psnr(clip, pixels(tiled)))) >= float(np.mean(psnr(clip, pixels(untiled)))) - 0.5
