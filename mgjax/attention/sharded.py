@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
 from mgjax.attention.api import attend
+from mgjax.attention.xla import absorb_key_block, empty_softmax_state, finish_softmax
 from mgjax.parallel.rules import Rules
 from mgjax.parallel.sharding import fit_axes, logical_to_spec
 
@@ -35,30 +36,17 @@ def ring_attention(q: jax.Array, k: jax.Array, v: jax.Array, *, axis: tuple[str,
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     me = jax.lax.axis_index(axis)
     block = k.shape[1]
-    b, n, h, d = q.shape
-    run_max = jnp.full((b, h, n), jnp.finfo(jnp.float32).min, jnp.float32)
-    denom = jnp.zeros((b, h, n), jnp.float32)
-    acc = jnp.zeros((b, h, n, d), jnp.float32)
+    state = empty_softmax_state(q)
     forward = [(j, (j + 1) % size) for j in range(size)]
     for i in range(size):
-        logits = jnp.einsum("bnhd,bmhd->bhnm", q, k, preferred_element_type=jnp.float32) * scale
+        valid = None
         if kv_lengths is not None:
             owner = (me - i) % size
             valid = (owner * block + jnp.arange(block))[None, :] < kv_lengths[:, None]  # (b, m) global positions
-            logits = jnp.where(valid[:, None, None, :], logits, jnp.finfo(jnp.float32).min)
-        new_max = jnp.maximum(run_max, logits.max(-1))
-        weights = jnp.exp(logits - new_max[..., None])
-        if kv_lengths is not None:  # a fully padded block must add nothing, not exp(0) = 1 per key
-            weights = jnp.where(valid[:, None, None, :], weights, 0.0)
-        correction = jnp.exp(run_max - new_max)
-        denom = denom * correction + weights.sum(-1)
-        acc = acc * correction[..., None] + jnp.einsum("bhnm,bmhd->bhnd", weights.astype(v.dtype), v,
-                                                       preferred_element_type=jnp.float32)
-        run_max = new_max
+        state = absorb_key_block(state, q, k, v, scale, valid)
         if i + 1 < size:
             k, v = jax.lax.ppermute(k, axis, forward), jax.lax.ppermute(v, axis, forward)
-    out = acc / jnp.maximum(denom, jnp.finfo(jnp.float32).tiny)[..., None]
-    return jnp.transpose(out, (0, 2, 1, 3)).astype(q.dtype)
+    return finish_softmax(state, q.dtype)
 
 
 def sharded_attend(q: jax.Array, k: jax.Array, v: jax.Array, *, rules: Rules, seq_axis: str = "seq",

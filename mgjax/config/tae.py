@@ -31,7 +31,7 @@ class TAEConfig:
     # frames, blended linearly. Spatial tiles (0 = off) overlap by `spatial_overlap` pixels, blended linearly. With
     # `spatial_frame_norm`, passes over the tiles first gather each GroupNorm's frame-wide statistics and each spatial
     # attention's frame-wide keys, so tiles match the untiled model (False: per-tile statistics, cheaper but seaming;
-    # cost and agreement of both: docs/tae_tiling.md).
+    # cost and agreement of both: docs/tae.md).
     encode_tile_frames: int = 32
     decode_tile_frames: int = 32
     decode_tile_overlap: int = 16

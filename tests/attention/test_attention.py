@@ -5,7 +5,7 @@ import pytest
 
 from mgjax.attention import attend
 from mgjax.attention.api import select_kernel
-from mgjax.attention.xla import attend_xla
+from mgjax.attention.xla import attend_key_blocks, attend_xla
 
 
 def _qkv(b=2, n=6, m=5, h=2, d=8, key=0):
@@ -34,6 +34,13 @@ def test_padding_keys_are_ignored():
     np.testing.assert_allclose(out[0], attend(q[:1], k[:1, :3], v[:1, :3])[0], atol=1e-5)
     g = jax.grad(lambda k: jnp.sum(attend(q, k, v, kv_lengths=lengths)))(k)
     assert float(jnp.abs(g[0, 3:]).max()) == 0.0
+
+
+@pytest.mark.parametrize("block", [7, 37, 100, 128])
+def test_key_blocks_match_whole_softmax(block):
+    """Keys folded `block` at a time (an online softmax, the last block padded and masked) give plain attention."""
+    q, k, v = (jax.random.normal(jax.random.key(i), (2, n, 1, 8)) for i, n in enumerate((37, 100, 100)))
+    np.testing.assert_allclose(attend_key_blocks(q, k, v, block), attend_xla(q, k, v), atol=2e-6)
 
 
 def test_bias_and_scale():

@@ -9,6 +9,7 @@ from einops import rearrange
 from flax import nnx
 
 from mgjax.attention.sharded import sharded_attend
+from mgjax.attention.xla import attend_key_blocks
 from mgjax.models.tae.frame_context import current_view
 from mgjax.models.tae.layers import GroupNorm
 from mgjax.nn.linear import linear
@@ -26,11 +27,13 @@ class _Attention(nnx.Module):
         self.out = linear(channels, channels, ("conv_in", "conv_out"), init=out_init, **kw)
 
     def attend_tokens(self, h: jax.Array, keys_values: jax.Array | None = None) -> jax.Array:
-        """h: (n, l, c) -> (n, l, c), attention over l; or, given `keys_values` (n, m, 2c), over those m instead."""
+        """h: (n, l, c) -> (n, l, c), attention over l; or, given `keys_values` (n, m, 2c), over those m instead,
+        l at a time (a tile's queries against its frame's keys, in memory bounded by the tile)."""
         q, k, v = (x[:, :, None, :] for x in jnp.split(self.qkv(h), 3, axis=-1))
-        if keys_values is not None:
-            k, v = (x[:, :, None, :] for x in jnp.split(keys_values, 2, axis=-1))
-        return self.out(sharded_attend(q, k, v, rules=TAE_RULES, self_attention=keys_values is None)[:, :, 0, :])
+        if keys_values is None:
+            return self.out(sharded_attend(q, k, v, rules=TAE_RULES, self_attention=True)[:, :, 0, :])
+        k, v = (x[:, :, None, :] for x in jnp.split(keys_values, 2, axis=-1))
+        return self.out(attend_key_blocks(q, k, v, block=h.shape[1])[:, :, 0, :])
 
 
 class SpatialAttention(_Attention):

@@ -9,11 +9,12 @@ frame's.
 
 Each quantity depends on every one before it (a GroupNorm's input was normalised by the earlier ones), so tiled
 inference (tiling.py) gathers them in order: pass k runs every tile only as far as quantity k, using the exact totals
-of quantities 0..k-1, and stops there (`StopPass`); a last pass runs the tiles to the end with all of them. Pass k costs
-the part of the network before quantity k, so the whole costs a few untiled forwards (measured in docs/tae_tiling.md);
-a single pass with estimated statistics does not converge (each pass fixes only one more layer). Everything recorded
-is a sum over tiles, so memory stays one tile's plus the frame-sized key/value buffers of the spatial attentions, which
-sit at the TAE's lowest resolution (1/64 of the frame's pixels for the paper's TAE).
+of quantities 0..k-1, and stops there (`StopPass`); a last pass runs the tiles to the end with all of them. (A single
+pass with estimated statistics does not converge: each pass fixes only one more layer.) Pass k costs the part of the
+network before quantity k, so `tile_checkpoint` marks a point at the lowest resolution (the middle block's input in
+the encoder, its output in the decoder) where a pass keeps every tile's activations: later passes start there, and
+what came before is dead code that XLA drops. Memory stays one tile's plus what sits at the lowest resolution (1/64
+of the frame's pixels for the paper's TAE): those activations and the attentions' frame-sized keys and values.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class TileView:
     owned: jax.Array  # (4,) int: the owned box [y0, y1) x [x0, x1) in tile coordinates
     given: list | None = None  # frame totals of the first len(given) quantities; None: every quantity tile-local
     stop_after: int | None = None  # raise StopPass once this quantity is recorded
+    index: jax.Array | int = 0  # this tile's place in the scan over tiles (to read its kept activations)
     recorded: list = dataclasses.field(default_factory=list)
+    kept: list[bool] = dataclasses.field(default_factory=list)  # per quantity: a tile's own activations, not a sum
 
     def _scale(self, axis: int, size: int, value):
         return value * size // self.tile[axis]
@@ -54,14 +57,17 @@ class TileView:
         rows, cols = jnp.arange(h), jnp.arange(w)
         return (((rows >= y0) & (rows < y1))[:, None] & ((cols >= x0) & (cols < x1))[None, :]).astype(jnp.float32)
 
-    def record(self, value: jax.Array) -> jax.Array | None:
-        """Record this tile's share of the next frame-wide quantity; return its frame total when known (None: use
-        the tile's own)."""
+    def record(self, value: jax.Array, keep: bool = False) -> jax.Array | None:
+        """Record this tile's share of the next frame-wide quantity (with `keep`, the tile's own value, gathered per
+        tile); return its frame total (the tile's kept value) when known, else None (use the tile's own)."""
         index = len(self.recorded)
         self.recorded.append(value)
+        self.kept.append(keep)
         if index == self.stop_after:
             raise StopPass
-        return self.given[index] if self.given is not None and index < len(self.given) else None
+        if self.given is None or index >= len(self.given):
+            return None
+        return self.given[index][self.index] if keep else self.given[index]
 
     def place_in_frame(self, values: jax.Array) -> jax.Array:
         """(n, h, w, c) activations of this tile -> (n, H_l, W_l, c) zeros but for the owned pixels at their place."""
@@ -70,6 +76,16 @@ class TileView:
         owned = values * self.owned_mask(h, w)[None, :, :, None].astype(values.dtype)
         start = (0, self._scale(0, h, self.offset[0]), self._scale(1, w, self.offset[1]), 0)
         return jax.lax.dynamic_update_slice(jnp.zeros((n, *frame, c), values.dtype), owned, start)
+
+
+def tile_checkpoint(x: jax.Array) -> jax.Array:
+    """Identity; inside a tiled pass, later passes read this tile's `x` kept by an earlier one instead of recomputing
+    it (with everything before it)."""
+    view = current_view()
+    if view is None:
+        return x
+    kept = view.record(x, keep=True)
+    return x if kept is None else kept
 
 
 def current_view() -> TileView | None:

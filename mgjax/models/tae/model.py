@@ -15,6 +15,7 @@ from flax import nnx
 
 from mgjax.config.tae import TAEConfig
 from mgjax.models.tae.attention import SpatialAttention, TemporalAttention
+from mgjax.models.tae.frame_context import tile_checkpoint
 from mgjax.models.tae.layers import Conv25D, Downsample, GroupNorm, ResBlock, Upsample
 from mgjax.nn.dtypes import dtype_of
 from mgjax.parallel.rules import TAE_RULES, Rules, use_rules
@@ -73,7 +74,7 @@ class Encoder(nnx.Module):
         x = self.conv_in(x)
         for block in self.down:
             x = block(x)
-        x = self.mid(x)
+        x = self.mid(tile_checkpoint(x))
         return self.conv_out(jax.nn.silu(self.norm_out(x))).astype(jnp.float32)
 
 
@@ -101,7 +102,7 @@ class Decoder(nnx.Module):
 
     def features(self, z: jax.Array) -> jax.Array:
         """Everything before the last layer (conv_out's temporal conv), whose weights balance the GAN loss."""
-        x = self.mid(self.conv_in(z.astype(self.dtype)))
+        x = tile_checkpoint(self.mid(self.conv_in(z.astype(self.dtype))))
         for block in self.up:
             x = block(x)
         return self.conv_out.spatial(jax.nn.silu(self.norm_out(x)))

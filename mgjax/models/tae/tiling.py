@@ -109,43 +109,46 @@ def spatially_tiled(fn: Callable[[jax.Array], jax.Array], x: jax.Array, tile: in
     offsets = jnp.asarray([(ys[i], xs[j]) for i, j in grid])
     owned = jnp.asarray([(*own_y[i], *own_x[j]) for i, j in grid])
 
-    def run(offset, box, given, stop_after=None):
-        view = TileView((th, tw), (height, width), offset, box, given, stop_after)
+    def run(offset, box, index, given, stop_after=None):
+        view = TileView((th, tw), (height, width), offset, box, given, stop_after, index)
         start = (0, 0, offset[0], offset[1], 0)
         try:
             with tile_view(view):
                 y = fn(jax.lax.dynamic_slice(x, start, (*x.shape[:2], th, tw, x.shape[-1])))
         except StopPass:
             y = None
+        kinds[:] = view.kept
         return y, view.recorded
 
-    given = None
+    given, tiles, kinds = None, (offsets, owned, jnp.arange(len(grid))), []
     if frame_norm:
         given = []
-        for index in range(len(jax.eval_shape(run, offsets[0], owned[0], None)[1])):
-            share = jax.eval_shape(lambda o, b: run(o, b, given, index)[1][index], offsets[0], owned[0])
+        jax.eval_shape(run, offsets[0], owned[0], 0, None)  # fills `kinds`: which quantities are kept per tile
+        for k, keep in enumerate(list(kinds)):
+            def gather(total, inputs, given=given, k=k):
+                value = run(*inputs, given, k)[1][k]
+                return (total, value) if keep else (total + value, None)
 
-            def gather(total, inputs, given=given, index=index):
-                return total + run(*inputs, given, index)[1][index], None
-
-            given = given + [jax.lax.scan(gather, jnp.zeros(share.shape, share.dtype), (offsets, owned))[0]]
+            share = jax.eval_shape(lambda o, b: run(o, b, 0, given, k)[1][k], offsets[0], owned[0])
+            total, kept = jax.lax.scan(gather, jnp.zeros(() if keep else share.shape, share.dtype), tiles)
+            given = given + [kept if keep else total]
 
     out_h, out_w = height * num // den, width * num // den
     oth, otw = th * num // den, tw * num // den
     wy = blend_weights([s * num // den for s in ys], oth, out_h)
     wx = blend_weights([s * num // den for s in xs], otw, out_w)
     weights = jnp.asarray(np.stack([wy[i][:, None] * wx[j][None, :] for i, j in grid]))
-    probe = jax.eval_shape(run, offsets[0], owned[0], given)[0]
+    probe = jax.eval_shape(run, offsets[0], owned[0], 0, given)[0]
 
     def blend(out, inputs):
-        offset, box, weight = inputs
-        y = run(offset, box, given)[0] * weight[:, :, None].astype(probe.dtype)
+        offset, box, index, weight = inputs
+        y = run(offset, box, index, given)[0] * weight[:, :, None].astype(probe.dtype)
         start = (0, 0, offset[0] * num // den, offset[1] * num // den, 0)
         current = jax.lax.dynamic_slice(out, start, y.shape)
         return jax.lax.dynamic_update_slice(out, current + y, start), None
 
     out0 = jnp.zeros((*probe.shape[:2], out_h, out_w, probe.shape[-1]), probe.dtype)
-    return jax.lax.scan(blend, out0, (offsets, owned, weights))[0]
+    return jax.lax.scan(blend, out0, (*tiles, weights))[0]
 
 
 def tiled_encode(model: TemporalAutoencoder, video: jax.Array) -> tuple[jax.Array, jax.Array]:
