@@ -20,14 +20,28 @@ class MovingShapesConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class NaturalClipsConfig:
+    """Natural content for the tiny TAEs (mgjax/data/natural_clips.py): Moving Shapes (as `shapes` configures them),
+    1/f-noise textures and real photos (scikit-image's samples, three held out) under a moving camera, mixed by
+    weight."""
+
+    shapes_weight: float = 0.2
+    procedural_weight: float = 0.35
+    photo_weight: float = 0.45
+    static_prob: float = 0.15  # clips whose camera holds still
+    max_speed: float = 3.0  # fastest pan, in output pixels per frame (speeds below it are skewed slow)
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
 
-    # "moving_shapes": procedural clips, encoded by the codec inside the train step. "latents": precomputed latents
+    # "moving_shapes": procedural clips, encoded by the codec inside the train step. "natural_clips": Moving Shapes,
+    # textures and real photos under a moving camera, without captions (TAE training). "latents": precomputed latents
     # and captions (`python -m mgjax precompute`), as the paper caches TAE latents. "video_folder": real videos and
     # images under `root` (mgjax/data/video_pipeline.py), bucketed by aspect ratio and duration. "tfds": the same
     # packed into a TFDS array_record dataset (`python -m mgjax tfds`; root = the built dataset's directory).
-    source: Literal["moving_shapes", "latents", "video_folder", "tfds"] = "moving_shapes"
+    source: Literal["moving_shapes", "natural_clips", "latents", "video_folder", "tfds"] = "moving_shapes"
     latents_path: str = ""
     root: str = ""  # video_folder: the data root
     manifest: str = ""  # video_folder: a JSONL manifest (relative to root); empty: a .txt caption beside each file
@@ -50,5 +64,6 @@ class DataConfig:
     batch_size: int = 512  # global batch (paper: 1536 -> 512 at 768 px)
     image_every: int = 0  # 0: videos only; k: every k-th batch holds one-frame images (paper mixes 1:10)
     shapes: MovingShapesConfig = MovingShapesConfig()
+    natural: NaturalClipsConfig = NaturalClipsConfig()
     seed: int = 0
     num_workers: int = 0

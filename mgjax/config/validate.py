@@ -7,7 +7,7 @@ training, mesh); each task (mgjax/train/tasks/) adds its own cross-section check
 from __future__ import annotations
 
 from mgjax.config.codec import CodecConfig
-from mgjax.config.data import DataConfig
+from mgjax.config.data import DataConfig, NaturalClipsConfig
 from mgjax.config.geometry import codec_geometry, patch_grid, tae_compression
 from mgjax.config.mesh import PRESET_AXES, PRESETS, MeshConfig
 from mgjax.config.schema import Config
@@ -199,8 +199,20 @@ def _validate_text_encoder(where: str, e: TextEncoderConfig) -> None:
                         f"{e.relative_bias_locality} with kind={e.kind!r}")
 
 
+def validate_natural_clips(n: NaturalClipsConfig, where: str = "data.natural") -> None:
+    weights = (n.shapes_weight, n.procedural_weight, n.photo_weight)
+    if min(weights) < 0 or sum(weights) <= 0:
+        raise UserError(f"{where}.shapes_weight, procedural_weight and photo_weight must be >= 0 and not all 0, got "
+                        f"{weights}")
+    if not 0 <= n.static_prob <= 1 or n.max_speed < 0:
+        raise UserError(f"{where}.static_prob must be in [0, 1] and {where}.max_speed >= 0, got {n.static_prob} and "
+                        f"{n.max_speed}")
+
+
 def validate_data(d: DataConfig) -> None:
     positive("data.batch_size", d.batch_size)
+    if d.source == "natural_clips":
+        validate_natural_clips(d.natural)
     if d.source == "latents" and not d.latents_path:
         raise UserError("data.source=latents needs data.latents_path=DIR (written by `python -m mgjax precompute`)")
     if d.source in ("video_folder", "tfds"):

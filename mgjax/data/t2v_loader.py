@@ -21,6 +21,7 @@ from mgjax.config.text import TextEncoderConfig
 from mgjax.data.buckets import Bucket
 from mgjax.data.latent_records import LatentSource, read_meta
 from mgjax.data.moving_shapes import MovingShapes, caption_corpus
+from mgjax.data.natural_clips import NaturalClips
 from mgjax.data.video_pipeline import Plan, VideoFolderBatches, build_index
 from mgjax.errors import UserError
 from mgjax.models.text.prompts import build_prompt, with_fps_prefix
@@ -33,6 +34,17 @@ def shapes_source(data: DataConfig, split: str = "train", images: bool = False) 
                         seed=data.seed + (1 if images else 0), two_object_prob=shapes.two_object_prob,
                         textured_prob=shapes.textured_prob, start_spread=shapes.start_spread,
                         background_level_spread=shapes.background_level_spread)
+
+
+def natural_source(data: DataConfig, split: str = "train", images: bool = False) -> NaturalClips:
+    return NaturalClips(split, num_frames=1 if images else data.num_frames, height=data.height, width=data.width,
+                        seed=data.seed + (1 if images else 0), mix=data.natural,
+                        shapes=shapes_source(data, "train", images))
+
+
+def pixel_source(data: DataConfig, split: str = "train", images: bool = False) -> MovingShapes | NaturalClips:
+    """The procedural clips a config names (data.source moving_shapes or natural_clips)."""
+    return (natural_source if data.source == "natural_clips" else shapes_source)(data, split, images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +95,8 @@ def _step_dataset(cfg: Config, start_step: int, num_steps: int | None) -> grain.
         records = grain.MapDataset.source(source).repeat()
         videos = records.batch(d.batch_size, drop_remainder=True)
         return grain.MapDataset.range(start_step, stop).map(StepToBatch(videos, None, 0))
-    videos = batch(shapes_source(d))
-    images = batch(shapes_source(d, images=True)) if d.image_every else None
+    videos = batch(pixel_source(d))
+    images = batch(pixel_source(d, images=True)) if d.image_every else None
     stop = cfg.train.steps if num_steps is None else start_step + num_steps
     return grain.MapDataset.range(start_step, stop).map(StepToBatch(videos, images, d.image_every))
 

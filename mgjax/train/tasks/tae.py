@@ -43,8 +43,8 @@ class TAETask(Task):
         d = cfg.data
         if d.source == "latents":
             raise UserError("data.source=latents holds encoded latents; the TAE trains on pixels (moving_shapes, "
-                            "video_folder or tfds)")
-        if d.source == "moving_shapes" and (d.height % fs or d.width % fs):
+                            "natural_clips, video_folder or tfds)")
+        if d.source in ("moving_shapes", "natural_clips") and (d.height % fs or d.width % fs):
             raise UserError(f"data.height and data.width ({d.height}x{d.width}) must be divisible by the TAE's "
                             f"spatial compression ({fs})")
         if cfg.loss.train_crop % fs:
