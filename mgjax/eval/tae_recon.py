@@ -2,6 +2,10 @@
 
 `python -m mgjax eval --config configs/tae_shapes.py --workdir runs/tae_shapes [--num 64]`
 
+A TAE trained on procedural data (moving_shapes or natural_clips) is measured on held-out Moving Shapes and on clips
+of the held-out real photos (mgjax/data/natural_clips.py), videos and images, each beside the bicubic baseline on the
+same frames (eval/recon_baseline.py: down by the TAE's spatial factor and back up), in one table.
+
 A TAE trained on a video folder (data.source video_folder or tfds) is measured on clips of that folder instead (it
 has no held-out split of its own: hold files out of data.root to get one), and its latent statistics come from them.
 
@@ -24,10 +28,13 @@ from mgjax.checkpoint.orbax import open_existing
 from mgjax.checkpoint.restore import LATENT_STATS, restore_params
 from mgjax.config.schema import Config
 from mgjax.data.moving_shapes import BACKGROUNDS
-from mgjax.data.t2v_loader import shapes_source
+from mgjax.config.geometry import tae_compression
+from mgjax.data.natural_clips import HELDOUT_PHOTOS
+from mgjax.data.t2v_loader import natural_source, pixel_source, shapes_source
 from mgjax.data.video_files import BadSample
 from mgjax.data.video_pipeline import DecodeStep, build_index, records_for
 from mgjax.eval.metrics import psnr, ssim
+from mgjax.eval.recon_baseline import bicubic_roundtrip, clip_scores, scores, table
 from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.tae.losses import outlier_ratio
 from mgjax.models.tae.model import TemporalAutoencoder
@@ -38,8 +45,9 @@ from mgjax.pipelines.video_io import write_video
 BATCH = 8
 
 
-def _clips(cfg: Config, split: str, images: bool, num: int) -> np.ndarray:
-    source = shapes_source(cfg.data, split, images=images)
+def _clips(cfg: Config, split: str, images: bool, num: int, real: bool = False) -> np.ndarray:
+    """Moving Shapes clips of a split, or (`real`) clips of the held-out photos."""
+    source = natural_source(cfg.data, "heldout", images) if real else shapes_source(cfg.data, split, images)
     return np.stack([source[i]["video"] for i in range(num)])
 
 
@@ -124,21 +132,27 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, w
         _write(workdir, result, {"shift": report["channel_mean"], "step": step, "clips": result["num"],
                                  "scale": [max(s, 1e-6) for s in report["channel_std"]]})
         return result
+    factor = tae_compression(cfg.model)[1]
     with jax.set_mesh(make_mesh(cfg.mesh, jax.devices()[:1])):
         model = restore_params(TemporalAutoencoder(cfg.model, rngs=nnx.Rngs(0)), workdir)
-        result: dict = {"step": step, "num": num}
-        for kind, images in (("video", False), ("image", True)):
-            clips = _clips(cfg, "heldout", images, num)
+        result: dict = {"step": step, "num": num, "factor": factor, "photos": list(HELDOUT_PHOTOS)}
+        for kind, images, real in (("video", False, False), ("image", True, False), ("real_video", False, True),
+                                   ("real_image", True, True)):
+            clips = _clips(cfg, "heldout", images, num, real)
             recon, means = reconstruct(model, clips)
-            clip_psnr = psnr(clips, recon).reshape(num, -1).mean(1)  # per clip: the mean of its frames' PSNR
-            result[kind] = {"psnr": float(clip_psnr.mean()), "ssim": float(ssim(clips, recon).mean()),
-                            "by_background": psnr_by_background(clip_psnr, _backgrounds(cfg, "heldout", images, num))}
-            if kind == "video":
-                result["latents_heldout"] = latent_report(means)
+            clip_psnr, mean_ssim = clip_scores(clips, recon)
+            result[kind] = {"psnr": float(clip_psnr.mean()), "ssim": mean_ssim,
+                            "bicubic": scores(clips, bicubic_roundtrip(clips, factor))}
+            if not real:
+                result[kind]["by_background"] = psnr_by_background(clip_psnr, _backgrounds(cfg, "heldout", images, num))
+            if not images:
+                if not real:
+                    result["latents_heldout"] = latent_report(means)
                 for i in range(min(write, num)):
                     pair = np.concatenate([clips[i], recon[i]], axis=2)  # original | reconstruction
-                    write_video(workdir / "eval" / f"tae_{i:02d}", pair, fps=cfg.data.fps)
-        _, train_means = reconstruct(model, _clips(cfg, "train", False, num))
+                    write_video(workdir / "eval" / f"tae_{'real_' if real else ''}{i:02d}", pair, fps=cfg.data.fps)
+        train = pixel_source(cfg.data, "train")
+        _, train_means = reconstruct(model, np.stack([train[i]["video"] for i in range(num)]))
     report = latent_report(train_means)
     _write(workdir, result, {"shift": report["channel_mean"], "scale": [max(s, 1e-6) for s in report["channel_std"]],
                              "step": step, "clips": num})
@@ -156,12 +170,13 @@ def summary(r: dict) -> str:
         return (f"reconstruction of {r['num']} clips of {r['source']} (checkpoint step {r['step']}): video PSNR "
                 f"{r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; latent max/mean norm "
                 f"{r['latents']['outlier_ratio']:.2f}; latent statistics written for the text-to-video codec")
-    lat = r["latents_heldout"]
-    lines = [f"held-out reconstruction over {r['num']} clips / images (checkpoint step {r['step']}): "
-             f"video PSNR {r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; "
-             f"image PSNR {r['image']['psnr']:.2f} dB SSIM {r['image']['ssim']:.4f}; "
-             f"latent max/mean norm {lat['outlier_ratio']:.2f}"]
+    rows = [(f"{name}, {kind}", r[key], r[key]["bicubic"])
+            for name, prefix in (("Moving Shapes", ""), ("real photos", "real_"))
+            for kind, key in (("video", prefix + "video"), ("images", prefix + "image"))]
+    lines = [f"held-out reconstruction, {r['num']} clips / images each (checkpoint step {r['step']}; real photos: "
+             f"{', '.join(r['photos'])}); latent max/mean norm {r['latents_heldout']['outlier_ratio']:.2f}",
+             table(rows, r["factor"])]
     for kind in ("video", "image"):
         parts = ", ".join(f"{bg} {v['psnr']:.2f} ({v['num']})" for bg, v in r[kind]["by_background"].items())
-        lines.append(f"{kind} PSNR by background (clips): {parts}")
+        lines.append(f"Moving Shapes {kind} PSNR by background (clips): {parts}")
     return "\n".join(lines)
