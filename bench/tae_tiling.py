@@ -87,7 +87,7 @@ def spatial_table(args) -> None:
     from mgjax.eval.metrics import psnr
     from mgjax.models.codec import pixels_to_unit, unit_to_pixels
     from mgjax.models.tae.model import TemporalAutoencoder
-    from mgjax.models.tae.tiling import tiled_decode
+    from mgjax.models.tae.tiling import tiled_decode, tiled_encode
     from mgjax.parallel.mesh import make_mesh
     from mgjax.train.tasks import load_config
 
@@ -107,7 +107,7 @@ def spatial_table(args) -> None:
         for size in args.spatial:
             clip = MovingShapes("heldout", num_frames=frames, height=size, width=size, seed=1)[0]["video"]
             model = nnx.merge(nnx.graphdef(TemporalAutoencoder(base, rngs=nnx.Rngs(0))), state)
-            z = jax.jit(lambda v: model.encode(v)[0])(pixels_to_unit(clip[None]))
+            z = jax.jit(lambda v: tiled_encode(model, v)[0])(pixels_to_unit(clip[None]))  # untiled needs 96 GiB at 1024
             reference = None
             for mode, frame_norm in modes.items():
                 tae = dataclasses.replace(base, spatial_frame_norm=bool(frame_norm))

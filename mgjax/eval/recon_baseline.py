@@ -30,6 +30,12 @@ def scores(clips: np.ndarray, recon: np.ndarray) -> dict:
     return {"psnr": float(clip_psnr.mean()), "ssim": mean_ssim}
 
 
+def list_scores(clips: list[np.ndarray], recons: list[np.ndarray]) -> dict:
+    """`scores` over clips of different shapes (a video folder's buckets): means of per-clip PSNR and SSIM."""
+    return {"psnr": float(np.mean([psnr(c, r).mean() for c, r in zip(clips, recons)])),
+            "ssim": float(np.mean([ssim(c, r).mean() for c, r in zip(clips, recons)]))}
+
+
 def table(rows: list[tuple[str, dict, dict]], factor: int) -> str:
     """(label, codec scores, baseline scores) per row -> aligned lines: PSNR dB / SSIM, and the codec's lead in dB."""
     width = max(len(label) for label, _, _ in rows)

@@ -26,15 +26,14 @@ from flax import nnx
 
 from mgjax.checkpoint.orbax import open_existing
 from mgjax.checkpoint.restore import LATENT_STATS, restore_params
+from mgjax.config.geometry import tae_compression
 from mgjax.config.schema import Config
 from mgjax.data.moving_shapes import BACKGROUNDS
-from mgjax.config.geometry import tae_compression
 from mgjax.data.natural_clips import HELDOUT_PHOTOS
 from mgjax.data.t2v_loader import natural_source, pixel_source, shapes_source
 from mgjax.data.video_files import BadSample
 from mgjax.data.video_pipeline import DecodeStep, build_index, records_for
-from mgjax.eval.metrics import psnr, ssim
-from mgjax.eval.recon_baseline import bicubic_roundtrip, clip_scores, scores, table
+from mgjax.eval.recon_baseline import bicubic_roundtrip, clip_scores, list_scores, scores, table
 from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.tae.losses import outlier_ratio
 from mgjax.models.tae.model import TemporalAutoencoder
@@ -111,10 +110,10 @@ def evaluate_folder(cfg: Config, workdir: pathlib.Path, num: int, write: int, st
                 recon[i] = r
             means.append(mean.reshape(-1, mean.shape[-1]))
     flat_means = np.concatenate(means)
-    clip_psnr = np.array([psnr(c, r).mean() for c, r in zip(clips, recon)])
-    result = {"step": step, "num": len(clips), "source": cfg.data.root,
-              "video": {"psnr": float(clip_psnr.mean()), "ssim": float(np.mean([ssim(c, r).mean() for c, r in
-                                                                                  zip(clips, recon)]))},
+    factor = tae_compression(cfg.model)[1]
+    bicubic = list_scores(clips, [bicubic_roundtrip(c, factor) for c in clips])
+    result = {"step": step, "num": len(clips), "source": cfg.data.root, "factor": factor,
+              "video": dict(list_scores(clips, recon), bicubic=bicubic),
               "latents": latent_report(flat_means[None, :, None, None, :])}
     for i in range(min(write, len(clips))):
         write_video(workdir / "eval" / f"tae_{i:02d}", np.concatenate([clips[i], recon[i]], axis=2), fps=cfg.data.fps)
@@ -167,8 +166,10 @@ def _write(workdir: pathlib.Path, result: dict, stats: dict) -> None:
 
 def summary(r: dict) -> str:
     if "source" in r:
+        v, b = r["video"], r["video"]["bicubic"]
         return (f"reconstruction of {r['num']} clips of {r['source']} (checkpoint step {r['step']}): video PSNR "
-                f"{r['video']['psnr']:.2f} dB SSIM {r['video']['ssim']:.4f}; latent max/mean norm "
+                f"{v['psnr']:.2f} dB SSIM {v['ssim']:.4f} (bicubic-{r['factor']}x: {b['psnr']:.2f} dB, SSIM "
+                f"{b['ssim']:.4f}); latent max/mean norm "
                 f"{r['latents']['outlier_ratio']:.2f}; latent statistics written for the text-to-video codec")
     rows = [(f"{name}, {kind}", r[key], r[key]["bicubic"])
             for name, prefix in (("Moving Shapes", ""), ("real photos", "real_"))
