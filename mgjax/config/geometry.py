@@ -19,6 +19,19 @@ def frames_after_stride(frames: int, stride: int) -> int:
     """A stride-s temporal conv keeps ceil(t / s) frames, so any length encodes and one frame stays one frame."""
     return -(-frames // stride)
 
+def audio_hop(strides: tuple[int, ...]) -> int:
+    """Samples per audio latent frame: the product of the codec's strides (DAC-VAE 48 kHz: 1920, 25 frames/s)."""
+    hop = 1
+    for s in strides:
+        hop *= s
+    return hop
+
+
+def audio_latent_frames(samples: int, hop: int) -> int:
+    """Audio is padded at its end to a multiple of the hop, so n samples encode to ceil(n / hop) latent frames and
+    decode to exactly that many hops; the decoder's caller trims back to n."""
+    return -(-samples // hop)
+
 
 def temporal_factor(temporal_downsample: tuple[bool, ...]) -> int:
     return 2 ** sum(bool(d) for d in temporal_downsample)

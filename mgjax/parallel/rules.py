@@ -75,6 +75,8 @@ TAE_RULES: Rules = (
     ("conv_out", None),
 )
 
+DAC_VAE_RULES: Rules = TAE_RULES  # the audio codec's convs name the same axes: replicated, the batch data-parallel
+
 UL2_RULES: Rules = tuple((k, "fsdp" if k == "embed" else v) for k, v in TEXT_RULES)
 
 

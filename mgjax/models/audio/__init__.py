@@ -1,0 +1,1 @@
+"""Movie Gen Audio (paper §6): the DAC-VAE codec."""
