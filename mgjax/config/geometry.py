@@ -33,6 +33,26 @@ def audio_latent_frames(samples: int, hop: int) -> int:
     return -(-samples // hop)
 
 
+def dac_context_frames(strides: tuple[int, ...], dilations: tuple[int, ...], residual_kernel: int) -> tuple[int, int]:
+    """How many latent frames of context on each side make a chunk of the DAC-VAE's encoder (input: audio) and
+    decoder (input: latents) exact: each conv reaches (k - 1) x dilation positions of its input, at that input's
+    spacing in samples; the sum over the stack bounds the reach on either side. Returns (encoder, decoder) frames."""
+    units = (residual_kernel - 1) * sum(dilations)  # the residual units' dilated convs (their 1x1 convs reach 0)
+    hop = audio_hop(strides)
+    reach, spacing = 6, 1  # conv_in, kernel 7
+    for s in strides:
+        reach += units * spacing + (2 * s - 1) * spacing  # residual units, then the kernel-2s strided conv
+        spacing *= s
+    encoder = reach + 2 * spacing  # conv_out, kernel 3, at the latent spacing
+    reach, spacing = 6 * hop, hop  # decoder conv_in, kernel 7, over latent frames
+    for s in reversed(strides):
+        reach += -(-2 * s // s) * spacing  # a transposed conv's output depends on ceil(2s / s) of its inputs
+        spacing //= s
+        reach += units * spacing
+    decoder = reach + 6  # conv_out, kernel 7, at one sample
+    return -(-encoder // hop) + 1, -(-decoder // hop) + 1
+
+
 def temporal_factor(temporal_downsample: tuple[bool, ...]) -> int:
     return 2 ** sum(bool(d) for d in temporal_downsample)
 
