@@ -9,7 +9,10 @@ writes, for an encoder model (hidden_size = 2 x latent channels: the mean and lo
   hf_weightnorm.safetensors   DacModel with weight norm as torch's parametrization (g made to differ from |v|)
   hf_plain.safetensors        the same weights with weight norm removed (plain `weight`)
   dac_layout.safetensors      the same, renamed to descript-audio-codec's own layout (`weight_g` / `weight_v`)
-  outputs.npz                 encoder(audio) before the quantiser, decoder(latents)
+  outputs.npz                 encoder(audio) before the quantiser, decoder(latents); and for the losses: transformers'
+                              Slaney mel filterbanks and torch.stft magnitudes (centred, reflect, periodic Hann,
+                              hop window / 4) of the audio at DAC's mel-loss scales, and the multi-scale mel distance
+                              (audiotools' formula) between the audio and a distorted copy of it
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ import torch
 from safetensors.torch import save_file
 from torch.nn.utils import parametrize
 from transformers import DacConfig, DacModel
+from transformers.audio_utils import mel_filter_bank
+
+MEL_WINDOWS = (32, 64, 128, 256, 512, 1024, 2048)
+MEL_BINS = (5, 10, 20, 40, 80, 160, 320)
 
 
 def build(spec: dict, hidden: int, seed: int) -> DacModel:
@@ -92,7 +99,20 @@ def main(work: pathlib.Path) -> None:
         audio = decoder.decoder(torch.from_numpy(inputs["latents"])).numpy()
     save(encoder, work, "encoder", n)
     save(decoder, work, "decoder", n)
-    np.savez(work / "outputs.npz", moments=moments, audio=audio)
+    sr = spec["sample_rate"]
+    x = torch.from_numpy(inputs["audio"][:, 0].astype(np.float64))
+    y = torch.from_numpy(inputs["distorted"][:, 0].astype(np.float64))
+    losses, distance = {}, 0.0
+    for window, bins in zip(MEL_WINDOWS, MEL_BINS):
+        bank = torch.from_numpy(mel_filter_bank(window // 2 + 1, bins, 0.0, sr / 2, sr, norm="slaney",
+                                                mel_scale="slaney"))
+        stft = lambda a: torch.stft(a, window, window // 4, window=torch.hann_window(window, dtype=torch.float64),
+                                    center=True, pad_mode="reflect", return_complex=True).abs().transpose(1, 2)
+        losses[f"bank_{window}"] = bank.numpy()
+        losses[f"stft_{window}"] = stft(x).numpy()
+        mel = lambda a: torch.log10((stft(a) @ bank).clamp(min=1e-5))
+        distance += float((mel(y) - mel(x)).abs().mean())
+    np.savez(work / "outputs.npz", moments=moments, audio=audio, mel_distance=distance, **losses)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from mgjax.config import MeshConfig
 from mgjax.config.audio import DACVAEConfig
 from mgjax.convert.dac import load_dac
 from mgjax.convert.safetensors import Checkpoint
+from mgjax.models.audio.losses import MEL_BINS, MEL_WINDOWS, mel_distance, mel_filterbank, stft_magnitude
 from mgjax.models.audio.dac_vae import DACVAE
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import DAC_VAE_RULES, use_rules
@@ -44,7 +45,8 @@ def reference(parity_python, tmp_path_factory) -> pathlib.Path:
     t = np.arange(SAMPLES) / CFG.sample_rate
     audio = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.1 * rng.standard_normal(SAMPLES)).astype(np.float32)
     latents = rng.standard_normal((1, CFG.latent_channels, FRAMES)).astype(np.float32)
-    np.savez(work / "inputs.npz", audio=audio[None, None], latents=latents)
+    distorted = np.tanh(2 * audio) / 2 + 0.01 * rng.standard_normal(SAMPLES).astype(np.float32)
+    np.savez(work / "inputs.npz", audio=audio[None, None], latents=latents, distorted=distorted[None, None])
     run = subprocess.run([str(parity_python), str(HERE / "dac_reference.py"), str(work)], capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
@@ -68,3 +70,15 @@ def test_dac_vae_matches_transformers_dac(reference, spelling):
     assert moments.shape == (1, FRAMES, 2 * CFG.latent_channels) and audio.shape == (1, SAMPLES, 1)
     assert relative_error(moments, outputs["moments"].transpose(0, 2, 1)) < RTOL
     assert relative_error(audio, outputs["audio"].transpose(0, 2, 1)) < RTOL
+
+
+def test_stft_mel_filterbank_and_mel_distance_match_torch_and_transformers(reference):
+    inputs, outputs = np.load(reference / "inputs.npz"), np.load(reference / "outputs.npz")
+    audio = inputs["audio"][:, 0]
+    for window, bins in zip(MEL_WINDOWS, MEL_BINS):
+        np.testing.assert_allclose(mel_filterbank(CFG.sample_rate, window, bins), outputs[f"bank_{window}"],
+                                   rtol=1e-5, atol=1e-7)
+        theirs = outputs[f"stft_{window}"]
+        np.testing.assert_allclose(np.asarray(stft_magnitude(audio, window)), theirs, atol=1e-5 * theirs.max())
+    ours = float(mel_distance(inputs["distorted"][:, 0], audio, CFG.sample_rate))
+    assert abs(ours - float(outputs["mel_distance"])) < 1e-4 * float(outputs["mel_distance"]) and ours > 0.1
