@@ -27,3 +27,22 @@ class DACVAEConfig:
     residual_kernel: int = 7
     dtype: Dtype = "float32"
     param_dtype: Dtype = "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class DACVAELossConfig:
+    """DAC-VAE training (DAC's `conf/base.yml` where it applies): the multi-scale mel distance (weight 15), from
+    `disc_start` the multi-period and multi-band multi-scale STFT discriminators with LSGAN (weight 1) and feature
+    matching (weight 2). The VAE's KL term replaces DAC's codebook and commitment losses; the paper gives no weight,
+    so it is stable-audio-tools' for its DAC-encoder VAE (1e-4, KL summed over channels, averaged over frames). No
+    waveform L1: DAC's issue #17 records that it made the output buzzy."""
+
+    mel_weight: float = 15.0
+    kl_weight: float = 1e-4
+    adversarial_weight: float = 1.0
+    feature_weight: float = 2.0
+    disc_start: int = 0  # generator steps before the discriminators switch on
+    disc_learning_rate: float = 0.0  # 0: optim.learning_rate (DAC uses AdamW 1e-4 for both)
+    periods: tuple[int, ...] = (2, 3, 5, 7, 11)
+    fft_sizes: tuple[int, ...] = (2048, 1024, 512)
+    sample_posterior: bool = True

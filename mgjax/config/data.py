@@ -33,6 +33,14 @@ class NaturalClipsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AudioDataConfig:
+    """Audio clips for the audio codec (`data.source=procedural_audio`: mgjax/data/procedural_audio.py), at the
+    codec's sample rate."""
+
+    seconds: float = 1.0  # per training clip; its samples must be a multiple of the codec's hop
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
 
@@ -41,7 +49,9 @@ class DataConfig:
     # and captions (`python -m mgjax precompute`), as the paper caches TAE latents. "video_folder": real videos and
     # images under `root` (mgjax/data/video_pipeline.py), bucketed by aspect ratio and duration. "tfds": the same
     # packed into a TFDS array_record dataset (`python -m mgjax tfds`; root = the built dataset's directory).
-    source: Literal["moving_shapes", "natural_clips", "latents", "video_folder", "tfds"] = "moving_shapes"
+    # "procedural_audio": tones, notes, sweeps, clicks and noise for the audio codec (`audio` sizes them).
+    source: Literal["moving_shapes", "natural_clips", "latents", "video_folder", "tfds",
+                    "procedural_audio"] = "moving_shapes"
     latents_path: str = ""
     root: str = ""  # video_folder: the data root
     manifest: str = ""  # video_folder: a JSONL manifest (relative to root); empty: a .txt caption beside each file
@@ -65,5 +75,6 @@ class DataConfig:
     image_every: int = 0  # 0: videos only; k: every k-th batch holds one-frame images (paper mixes 1:10)
     shapes: MovingShapesConfig = MovingShapesConfig()
     natural: NaturalClipsConfig = NaturalClipsConfig()
+    audio: AudioDataConfig = AudioDataConfig()
     seed: int = 0
     num_workers: int = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from mgjax.config.audio import DACVAEConfig, DACVAELossConfig
 from mgjax.config.codec import CodecConfig
 from mgjax.config.data import DataConfig
 from mgjax.config.flow import FlowConfig, SampleConfig
@@ -22,9 +23,9 @@ from mgjax.config.video import VideoModelConfig
 @dataclasses.dataclass(frozen=True)
 class Config:
     name: str = "moviegen_video_30b"
-    task: str = "t2v"  # a registered task (mgjax/train/tasks/): t2v, tae
-    model: VideoModelConfig | TAEConfig = VideoModelConfig()  # the task's model
-    loss: TAELossConfig | None = None  # the task's loss, where it has its own section
+    task: str = "t2v"  # a registered task (mgjax/train/tasks/): t2v, tae, dac_vae
+    model: VideoModelConfig | TAEConfig | DACVAEConfig = VideoModelConfig()  # the task's model
+    loss: TAELossConfig | DACVAELossConfig | None = None  # the task's loss, where it has its own section
     text: TextConfig = TextConfig()
     codec: CodecConfig = CodecConfig()
     data: DataConfig = DataConfig()

@@ -20,7 +20,7 @@ from mgjax.config.schema import Config
 from mgjax.models.codec import pixels_to_unit
 from mgjax.models.tae.losses import (adaptive_weight, hinge_discriminator_loss, hinge_generator_loss, kl_loss,
                                      outlier_penalty, outlier_ratio, reconstruction_loss)
-from mgjax.train.guard import is_finite, keep_if, skipped
+from mgjax.train.guard import discriminator_update, guarded_update, skipped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,19 +107,11 @@ def make_tae_train_step(graphdef, disc_graphdef, cfg: Config, tx: optax.Gradient
             video = random_crops(video, crop_key, loss_cfg.train_crop)
         grads, (metrics, recon) = jax.grad(generator_loss, has_aux=True)(
             state["params"], state["disc"], video, key)
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        metrics["grad_norm"] = optax.tree.norm(grads)
-        finite = is_finite(metrics["loss"], metrics["grad_norm"])
-        new_state = dict(state, params=keep_if(finite, optax.apply_updates(state["params"], updates), state["params"]),
-                         opt_state=keep_if(finite, opt_state, state["opt_state"]), step=state["step"] + 1)
+        new_state, metrics["grad_norm"], finite = guarded_update(state, grads, tx, metrics["loss"])
         if phase.adversarial:
-            d_loss, d_grads = jax.value_and_grad(discriminator_loss)(state["disc"], video, recon)
-            d_updates, disc_opt_state = disc_tx.update(d_grads, state["disc_opt_state"], state["disc"])
-            d_finite = finite & is_finite(d_loss, optax.tree.norm(d_grads))
-            new_state.update(disc=keep_if(d_finite, optax.apply_updates(state["disc"], d_updates), state["disc"]),
-                             disc_opt_state=keep_if(d_finite, disc_opt_state, state["disc_opt_state"]))
-            metrics["disc_loss"] = d_loss
-            finite = d_finite
+            items, metrics["disc_loss"], finite = discriminator_update(
+                state, lambda d: discriminator_loss(d, video, recon), disc_tx, finite)
+            new_state.update(items)
         metrics["skipped"] = skipped(finite)
         return new_state, metrics
 

@@ -9,6 +9,7 @@ a train state (params, optimizer state, step), a step with the non-finite guard,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pathlib
 from typing import Any, Callable, ClassVar, Hashable, Iterator, Mapping
@@ -25,7 +26,7 @@ from mgjax.errors import UserError
 from mgjax.nn.params import path_keys
 from mgjax.parallel.mesh import make_mesh
 from mgjax.parallel.rules import Rules
-from mgjax.train.guard import is_finite, keep_if, skipped
+from mgjax.train.guard import guarded_update, skipped
 from mgjax.train.optim import make_optimizer
 
 State = dict[str, Any]
@@ -115,12 +116,7 @@ class Task:
         def step(state, batch):
             key = jax.random.fold_in(jax.random.key(seed), state["step"])
             (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state["params"], batch, key)
-            updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-            grad_norm = optax.tree.norm(grads)
-            finite = is_finite(loss, grad_norm)
-            params = keep_if(finite, optax.apply_updates(state["params"], updates), state["params"])
-            new_state = dict(state, params=params, opt_state=keep_if(finite, opt_state, state["opt_state"]),
-                             step=state["step"] + 1)
+            new_state, grad_norm, finite = guarded_update(state, grads, tx, loss)
             return new_state, {**metrics, "loss": loss, "grad_norm": grad_norm, "skipped": skipped(finite)}
 
         return step
@@ -158,6 +154,37 @@ class Task:
         lines += [f"  {k:<28} {v:>16,d}  ({v / 1e9:.3f}B)" for k, v in r["parameters"].items()]
         return "\n".join(lines + r.get("notes", []))
 
+
+
+class AdversarialTask(Task):
+    """A task whose state also holds a discriminator (`disc`, `disc_opt_state`), trained with AdamW at
+    `loss.disc_learning_rate` (0: the generator's) whatever the generator's optimizer: GAN discriminators are tuned
+    with Adam."""
+
+    def __init__(self, cfg: Config, workdir: str | pathlib.Path | None = None, *, abstract: bool = False):
+        super().__init__(cfg, workdir, abstract=abstract)
+        disc_lr = cfg.loss.disc_learning_rate or cfg.optim.learning_rate
+        self.disc_tx = make_optimizer(dataclasses.replace(cfg.optim, learning_rate=disc_lr, optimizer="adamw"),
+                                      cfg.train.steps)
+        self.disc_graphdef = None
+
+    def build_discriminator(self) -> nnx.Module:
+        raise NotImplementedError
+
+    def init_state(self, fresh: bool) -> State:
+        self.graphdef, params = nnx.split(self.build_model())
+        self.disc_graphdef, disc = nnx.split(self.build_discriminator())
+        params, disc = nnx.to_pure_dict(params), nnx.to_pure_dict(disc)
+        return {"params": params, "opt_state": jax.jit(self.tx.init)(params), "disc": disc,
+                "disc_opt_state": jax.jit(self.disc_tx.init)(disc), "step": replicated_zero()}
+
+    def abstract_state(self, mesh: jax.sharding.Mesh) -> State:
+        with jax.set_mesh(mesh):
+            self.graphdef, params = nnx.split(nnx.eval_shape(self.build_model))
+            self.disc_graphdef, disc = nnx.split(nnx.eval_shape(self.build_discriminator))
+        params, disc = on_mesh(nnx.to_pure_dict(params), mesh), on_mesh(nnx.to_pure_dict(disc), mesh)
+        return {"params": params, "opt_state": abstract_opt_state(self.tx, params, mesh), "disc": disc,
+                "disc_opt_state": abstract_opt_state(self.disc_tx, disc, mesh), "step": abstract_step(mesh)}
 
 def count(tree) -> int:
     return int(sum(math.prod(x.shape) for x in jax.tree.leaves(tree)))

@@ -46,9 +46,9 @@ class TextToVideoTask(Task):
     def validate(cls, cfg: Config) -> None:
         super().validate(cfg)
         m, c = cfg.model, cfg.codec
-        if cfg.data.source == "natural_clips":
-            raise UserError("data.source=natural_clips has no captions (it trains TAEs); text-to-video trains on "
-                            "moving_shapes, latents, video_folder or tfds")
+        if cfg.data.source in ("natural_clips", "procedural_audio"):
+            raise UserError(f"data.source={cfg.data.source} has no captions (it trains codecs); text-to-video trains "
+                            "on moving_shapes, latents, video_folder or tfds")
         validate_video_model(m)
         validate_clip_geometry(cfg.data, c, m)
         channels = codec_geometry(c).channels

@@ -3,8 +3,6 @@ step, a PatchGAN discriminator (train/tae_step.py); the model is `cfg.model` (TA
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -20,15 +18,13 @@ from mgjax.models.tae.model import TemporalAutoencoder
 from mgjax.models.tae.perceptual import load_lpips
 from mgjax.parallel.rules import TAE_RULES, use_rules
 from mgjax.parallel.sharding import batch_sharding
-from mgjax.train.optim import make_optimizer
 from mgjax.train.tae_step import make_tae_train_step, tae_phase
-from mgjax.train.tasks.base import (Task, abstract_opt_state, abstract_step, count, on_mesh, one_device_mesh,
-                                    replicated_zero)
+from mgjax.train.tasks.base import AdversarialTask, Task, count, one_device_mesh
 from mgjax.train.tasks.registry import register_task
 
 
 @register_task
-class TAETask(Task):
+class TAETask(AdversarialTask):
     name = "tae"
     model_config = TAEConfig
     loss_config = TAELossConfig
@@ -41,9 +37,9 @@ class TAETask(Task):
         validate_tae(cfg.model, "model")
         _, fs, _ = tae_compression(cfg.model)
         d = cfg.data
-        if d.source == "latents":
-            raise UserError("data.source=latents holds encoded latents; the TAE trains on pixels (moving_shapes, "
-                            "natural_clips, video_folder or tfds)")
+        if d.source in ("latents", "procedural_audio"):
+            raise UserError(f"data.source={d.source} holds no pixels; the TAE trains on moving_shapes, natural_clips, "
+                            "video_folder or tfds")
         if d.source in ("moving_shapes", "natural_clips") and (d.height % fs or d.width % fs):
             raise UserError(f"data.height and data.width ({d.height}x{d.width}) must be divisible by the TAE's "
                             f"spatial compression ({fs})")
@@ -54,35 +50,15 @@ class TAETask(Task):
     def __init__(self, cfg: Config, workdir=None, *, abstract: bool = False):
         super().__init__(cfg, workdir, abstract=abstract)
         loss = cfg.loss
-        disc_lr = loss.disc_learning_rate or cfg.optim.learning_rate
-        # The discriminator keeps AdamW whatever the generator uses: hinge-loss PatchGANs are tuned with Adam.
-        self.disc_tx = make_optimizer(dataclasses.replace(cfg.optim, learning_rate=disc_lr, optimizer="adamw"),
-                                      cfg.train.steps)
         self.perceptual = load_lpips(loss.perceptual_weights) if loss.perceptual_weight > 0 and not abstract else None
-        self.disc_graphdef = None
 
     def build_model(self) -> TemporalAutoencoder:
         return TemporalAutoencoder(self.cfg.model, rngs=nnx.Rngs(self.cfg.train.seed))
 
-    def _build_discriminator(self) -> PatchDiscriminator:
+    def build_discriminator(self) -> PatchDiscriminator:
         with use_rules(TAE_RULES):
             return PatchDiscriminator(self.cfg.loss.disc_channels, self.cfg.loss.disc_layers,
                                       rngs=nnx.Rngs(self.cfg.train.seed + 1))
-
-    def init_state(self, fresh: bool) -> dict:
-        self.graphdef, params = nnx.split(self.build_model())
-        self.disc_graphdef, disc_params = nnx.split(self._build_discriminator())
-        params, disc_params = nnx.to_pure_dict(params), nnx.to_pure_dict(disc_params)
-        return {"params": params, "opt_state": jax.jit(self.tx.init)(params), "disc": disc_params,
-                "disc_opt_state": jax.jit(self.disc_tx.init)(disc_params), "step": replicated_zero()}
-
-    def abstract_state(self, mesh) -> dict:
-        with jax.set_mesh(mesh):
-            self.graphdef, params = nnx.split(nnx.eval_shape(self.build_model))
-            self.disc_graphdef, disc = nnx.split(nnx.eval_shape(self._build_discriminator))
-        params, disc = on_mesh(nnx.to_pure_dict(params), mesh), on_mesh(nnx.to_pure_dict(disc), mesh)
-        return {"params": params, "opt_state": abstract_opt_state(self.tx, params, mesh), "disc": disc,
-                "disc_opt_state": abstract_opt_state(self.disc_tx, disc, mesh), "step": abstract_step(mesh)}
 
     def phase(self, step):
         return tae_phase(self.cfg, step)
