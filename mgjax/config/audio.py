@@ -45,4 +45,6 @@ class DACVAELossConfig:
     disc_learning_rate: float = 0.0  # 0: optim.learning_rate (DAC uses AdamW 1e-4 for both)
     periods: tuple[int, ...] = (2, 3, 5, 7, 11)
     fft_sizes: tuple[int, ...] = (2048, 1024, 512)
+    period_widths: tuple[int, ...] = (32, 128, 512, 1024, 1024)  # the multi-period convs (DAC's; the last strides 1)
+    stft_channels: int = 32  # the multi-band STFT discriminator's width (DAC's)
     sample_posterior: bool = True

@@ -32,12 +32,17 @@ class NaturalClipsConfig:
     max_speed: float = 3.0  # fastest pan, in output pixels per frame (speeds below it are skewed slow)
 
 
+AUDIO_SOURCES = ("procedural_audio", "audio_folder")
+
+
 @dataclasses.dataclass(frozen=True)
 class AudioDataConfig:
-    """Audio clips for the audio codec (`data.source=procedural_audio`: mgjax/data/procedural_audio.py), at the
-    codec's sample rate."""
+    """Audio clips for the audio codec, at the codec's sample rate: `data.source=procedural_audio`
+    (mgjax/data/procedural_audio.py) or `audio_folder` (audio files and video files' audio tracks under data.root:
+    mgjax/data/audio_files.py)."""
 
     seconds: float = 1.0  # per training clip; its samples must be a multiple of the codec's hop
+    loudness_dbfs: float = -20.0  # audio_folder: each crop's RMS level (the procedural set spans -28..-14)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +54,10 @@ class DataConfig:
     # and captions (`python -m mgjax precompute`), as the paper caches TAE latents. "video_folder": real videos and
     # images under `root` (mgjax/data/video_pipeline.py), bucketed by aspect ratio and duration. "tfds": the same
     # packed into a TFDS array_record dataset (`python -m mgjax tfds`; root = the built dataset's directory).
-    # "procedural_audio": tones, notes, sweeps, clicks and noise for the audio codec (`audio` sizes them).
+    # "procedural_audio": tones, notes, sweeps, clicks and noise for the audio codec (`audio` sizes them);
+    # "audio_folder": audio files and video files' audio tracks under `root` for it.
     source: Literal["moving_shapes", "natural_clips", "latents", "video_folder", "tfds",
-                    "procedural_audio"] = "moving_shapes"
+                    "procedural_audio", "audio_folder"] = "moving_shapes"
     latents_path: str = ""
     root: str = ""  # video_folder: the data root
     manifest: str = ""  # video_folder: a JSONL manifest (relative to root); empty: a .txt caption beside each file
@@ -65,7 +71,7 @@ class DataConfig:
     fps_mode: Literal["native", "bucket"] = "native"
     fps_floor: float = 16.0
     fps_cap: float = 32.0
-    max_bad_samples: int = 100  # video_folder: unique unreadable files tolerated before the run stops
+    max_bad_samples: int = 100  # video_folder, audio_folder: unique unreadable files tolerated before the run stops
     num_frames: int = 256
     height: int = 768
     width: int = 768

@@ -213,6 +213,8 @@ def validate_data(d: DataConfig) -> None:
     positive("data.batch_size", d.batch_size)
     if d.source == "natural_clips":
         validate_natural_clips(d.natural)
+    if d.source == "audio_folder" and not d.root:
+        raise UserError("data.source=audio_folder needs data.root (a directory of audio or video files)")
     if d.source == "latents" and not d.latents_path:
         raise UserError("data.source=latents needs data.latents_path=DIR (written by `python -m mgjax precompute`)")
     if d.source in ("video_folder", "tfds"):

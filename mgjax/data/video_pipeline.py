@@ -257,7 +257,28 @@ class BadDataMonitor:
         return sorted(self.bad)
 
 
-class VideoFolderBatches(Iterator[dict]):
+class MonitoredBatches(Iterator[dict]):
+    """Batches `step_fn(s)` for steps start .. stop - 1 through Grain (in `num_workers` processes when > 0), each
+    carrying a `bad` list of (file, reason) that a `BadDataMonitor` counts. Step s's batch is a pure function of s,
+    so the state is the next step plus the bad files seen so far."""
+
+    def _start(self, step_fn, start_step: int, stop_step: int, num_workers: int, monitor: BadDataMonitor) -> None:
+        ds = grain.MapDataset.range(start_step, max(stop_step, start_step)).map(step_fn).to_iter_dataset()
+        if num_workers > 0:
+            ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
+        self._it, self.step, self.monitor = iter(ds), start_step, monitor
+
+    def __next__(self) -> dict:
+        batch = next(self._it)
+        self.step += 1
+        self.monitor.see(batch.pop("bad"))
+        return batch
+
+    def get_state(self) -> dict:
+        return {"step": self.step, "bad": self.monitor.state()}
+
+
+class VideoFolderBatches(MonitoredBatches):
     """The iterator training consumes: {"video", "caption"} per step, bad files counted. Because step s's batch is a
     pure function of s, the iterator's state is its next step plus the bad files seen so far: `get_state()` goes into
     the checkpoint, and a pipeline built with that state continues the exact stream (any number of workers). Each
@@ -270,7 +291,7 @@ class VideoFolderBatches(Iterator[dict]):
         entries, bad = build_index(d)
         if state is not None:
             start_step = int(state["step"])
-        self.monitor = BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None)
+        monitor = BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None)
         multiple = jax.process_count()  # every process reads an equal slice of each batch
         # token budgets count backbone tokens (a text-to-video model's patches of codec latents); a model without
         # patches (the TAE) counts latent pixels
@@ -283,21 +304,8 @@ class VideoFolderBatches(Iterator[dict]):
         self.step_fn = DecodeStep(d.root, tuple(entries), plans[0], plans[1], d.image_every if plans[0] else 0,
                                   d.fps_prefix, d.seed, jax.process_index(), jax.process_count(), records_for(d))
         stop = cfg.train.steps if num_steps is None else start_step + num_steps
-        ds = grain.MapDataset.range(start_step, max(stop, start_step)).map(self.step_fn).to_iter_dataset()
-        if d.num_workers > 0:
-            ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=d.num_workers))
-        self._it = iter(ds)
-        self.step = start_step
+        self._start(self.step_fn, start_step, stop, d.num_workers, monitor)
         self.monitor.see(bad)
-
-    def __next__(self) -> dict:
-        batch = next(self._it)
-        self.step += 1
-        self.monitor.see(batch.pop("bad"))
-        return batch
-
-    def get_state(self) -> dict:
-        return {"step": self.step, "bad": self.monitor.state()}
 
     def close(self) -> None:
         close = getattr(self._it, "close", None)

@@ -28,6 +28,7 @@ from flax import nnx
 from mgjax.config.audio import DACVAEConfig
 from mgjax.config.geometry import audio_hop, audio_latent_frames
 from mgjax.nn.params import param
+from mgjax.parallel.rules import DAC_VAE_RULES, Rules, use_rules
 
 
 def _uniform(bound: float):
@@ -172,14 +173,15 @@ class DACVAE(nnx.Module):
     """Encoder, diagonal-Gaussian bottleneck, decoder. `encode` returns the mean and log-variance; `decode` the audio
     of a latent; lengths follow `audio_latent_frames` (the end is zero-padded to a multiple of the hop)."""
 
-    def __init__(self, cfg: DACVAEConfig, *, rngs: nnx.Rngs):
+    def __init__(self, cfg: DACVAEConfig, *, rules: Rules = DAC_VAE_RULES, rngs: nnx.Rngs):
         if cfg.decoder_dim % 2 ** len(cfg.strides):
             raise ValueError(f"decoder_dim {cfg.decoder_dim} must be divisible by 2^{len(cfg.strides)} (one halving "
                              "per upsampling block)")
         self.cfg = cfg
         self.hop = audio_hop(cfg.strides)
-        self.encoder = DACEncoder(cfg, rngs=rngs)
-        self.decoder = DACDecoder(cfg, rngs=rngs)
+        with use_rules(rules):
+            self.encoder = DACEncoder(cfg, rngs=rngs)
+            self.decoder = DACDecoder(cfg, rngs=rngs)
 
     def pad(self, audio: jax.Array) -> jax.Array:
         n = audio.shape[1]

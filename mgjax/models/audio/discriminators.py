@@ -24,7 +24,9 @@ from flax import nnx
 from mgjax.nn.params import param
 
 PERIODS = (2, 3, 5, 7, 11)
+PERIOD_WIDTHS = (32, 128, 512, 1024, 1024)  # HiFi-GAN's and DAC's
 FFT_SIZES = (2048, 1024, 512)
+STFT_CHANNELS = 32
 BANDS = ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0))
 
 
@@ -60,12 +62,12 @@ def normalise(audio: jax.Array) -> jax.Array:
 
 
 class PeriodDiscriminator(nnx.Module):
-    def __init__(self, period: int, *, rngs: nnx.Rngs):
-        widths = (1, 32, 128, 512, 1024, 1024)
+    def __init__(self, period: int, widths: tuple[int, ...] = PERIOD_WIDTHS, *, rngs: nnx.Rngs):
+        widths = (1, *widths)
         self.period = period
-        self.convs = nnx.List([WNConv2d(a, b, (5, 1), (3 if i < 4 else 1, 1), (2, 0), rngs=rngs)
+        self.convs = nnx.List([WNConv2d(a, b, (5, 1), (3 if i < len(widths) - 2 else 1, 1), (2, 0), rngs=rngs)
                                for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))])
-        self.post = WNConv2d(1024, 1, (3, 1), (1, 1), (1, 0), rngs=rngs)
+        self.post = WNConv2d(widths[-1], 1, (3, 1), (1, 1), (1, 0), rngs=rngs)
 
     def __call__(self, audio: jax.Array) -> list[jax.Array]:
         x = audio[..., 0]
@@ -93,7 +95,7 @@ def complex_stft(audio: jax.Array, window: int) -> jax.Array:
 
 
 class BandedSTFTDiscriminator(nnx.Module):
-    def __init__(self, fft_size: int, channels: int = 32, *, rngs: nnx.Rngs):
+    def __init__(self, fft_size: int, channels: int = STFT_CHANNELS, *, rngs: nnx.Rngs):
         self.fft_size = fft_size
         bins = fft_size // 2 + 1
         self.bands = tuple((int(lo * bins), int(hi * bins)) for lo, hi in BANDS)
@@ -120,12 +122,14 @@ class BandedSTFTDiscriminator(nnx.Module):
 
 
 class DACDiscriminator(nnx.Module):
-    """The multi-period and the multi-band multi-scale STFT discriminators together: a list of feature-map lists."""
+    """The multi-period and the multi-band multi-scale STFT discriminators together: a list of feature-map lists.
+    `period_widths` and `stft_channels` default to DAC's; narrower ones make a CPU-sized adversary."""
 
-    def __init__(self, periods: tuple[int, ...] = PERIODS, fft_sizes: tuple[int, ...] = FFT_SIZES, *,
+    def __init__(self, periods: tuple[int, ...] = PERIODS, fft_sizes: tuple[int, ...] = FFT_SIZES,
+                 period_widths: tuple[int, ...] = PERIOD_WIDTHS, stft_channels: int = STFT_CHANNELS, *,
                  rngs: nnx.Rngs):
-        self.discriminators = nnx.List([PeriodDiscriminator(p, rngs=rngs) for p in periods]
-                                       + [BandedSTFTDiscriminator(f, rngs=rngs) for f in fft_sizes])
+        self.discriminators = nnx.List([PeriodDiscriminator(p, period_widths, rngs=rngs) for p in periods]
+                                       + [BandedSTFTDiscriminator(f, stft_channels, rngs=rngs) for f in fft_sizes])
 
     def __call__(self, audio: jax.Array) -> list[list[jax.Array]]:
         x = normalise(audio)

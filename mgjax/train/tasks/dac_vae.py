@@ -10,8 +10,10 @@ import numpy as np
 from flax import nnx
 
 from mgjax.config.audio import DACVAEConfig, DACVAELossConfig
+from mgjax.config.data import AUDIO_SOURCES
 from mgjax.config.geometry import audio_hop
 from mgjax.config.schema import Config
+from mgjax.data.audio_files import AudioFolderBatches
 from mgjax.data.procedural_audio import ProceduralAudio
 from mgjax.errors import UserError
 from mgjax.models.audio.dac_vae import DACVAE
@@ -41,6 +43,7 @@ class _StepBatch:
 @register_task
 class DACVAETask(AdversarialTask):
     name = "dac_vae"
+    evaluator = "mgjax.eval.audio_recon"
     model_config = DACVAEConfig
     loss_config = DACVAELossConfig
     rules = DAC_VAE_RULES
@@ -50,8 +53,9 @@ class DACVAETask(AdversarialTask):
     def validate(cls, cfg: Config) -> None:
         super().validate(cfg)
         m = cfg.model
-        if cfg.data.source != "procedural_audio":
-            raise UserError(f"the DAC-VAE trains on audio: set data.source=procedural_audio (got {cfg.data.source})")
+        if cfg.data.source not in AUDIO_SOURCES:
+            raise UserError(f"the DAC-VAE trains on audio: set data.source to procedural_audio or audio_folder (got "
+                            f"{cfg.data.source})")
         if any(s < 1 for s in m.strides) or m.decoder_dim % 2 ** len(m.strides):
             raise UserError(f"model.decoder_dim ({m.decoder_dim}) must be divisible by 2^{len(m.strides)} and every "
                             f"stride >= 1")
@@ -67,7 +71,8 @@ class DACVAETask(AdversarialTask):
 
     def build_discriminator(self) -> DACDiscriminator:
         with use_rules(DAC_VAE_RULES):
-            return DACDiscriminator(self.cfg.loss.periods, self.cfg.loss.fft_sizes,
+            loss = self.cfg.loss
+            return DACDiscriminator(loss.periods, loss.fft_sizes, loss.period_widths, loss.stft_channels,
                                     rngs=nnx.Rngs(self.cfg.train.seed + 1))
 
     def phase(self, step):
@@ -78,6 +83,10 @@ class DACVAETask(AdversarialTask):
 
     def batches(self, start_step, data_state=None):
         d = self.cfg.data
+        if d.source == "audio_folder":
+            self._batches = AudioFolderBatches(d, self.cfg.model.sample_rate, clip_samples(self.cfg), start_step,
+                                               self.cfg.train.steps, data_state)
+            return self._batches
         source = ProceduralAudio("train", sample_rate=self.cfg.model.sample_rate, num_samples=clip_samples(self.cfg),
                                  seed=d.seed)
         ds = grain.MapDataset.range(start_step, self.cfg.train.steps).map(_StepBatch(source, d.batch_size))
@@ -85,6 +94,10 @@ class DACVAETask(AdversarialTask):
         if d.num_workers > 0:
             ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=d.num_workers))
         return iter(ds)
+
+    def data_state(self):
+        batches = getattr(self, "_batches", None)
+        return batches.get_state() if batches is not None else None
 
     def abstract_batch(self, mesh, batch_size: int) -> dict:
         shape = (batch_size, clip_samples(self.cfg), 1)

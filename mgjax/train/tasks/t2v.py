@@ -9,6 +9,7 @@ from flax import nnx
 
 from mgjax.checkpoint.restore import load_codec
 from mgjax.checkpoint.surgery import read_parent, transplant
+from mgjax.config.data import AUDIO_SOURCES
 from mgjax.config.geometry import codec_geometry, video_tokens
 from mgjax.config.schema import Config
 from mgjax.config.validate import check_divisibility, validate_clip_geometry, validate_video_model
@@ -46,7 +47,7 @@ class TextToVideoTask(Task):
     def validate(cls, cfg: Config) -> None:
         super().validate(cfg)
         m, c = cfg.model, cfg.codec
-        if cfg.data.source in ("natural_clips", "procedural_audio"):
+        if cfg.data.source == "natural_clips" or cfg.data.source in AUDIO_SOURCES:
             raise UserError(f"data.source={cfg.data.source} has no captions (it trains codecs); text-to-video trains "
                             "on moving_shapes, latents, video_folder or tfds")
         validate_video_model(m)

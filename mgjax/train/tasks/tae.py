@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from mgjax.config.data import AUDIO_SOURCES
 from mgjax.config.geometry import tae_compression, tae_latent_frames
 from mgjax.config.schema import Config
 from mgjax.config.tae import TAEConfig, TAELossConfig
@@ -37,7 +38,7 @@ class TAETask(AdversarialTask):
         validate_tae(cfg.model, "model")
         _, fs, _ = tae_compression(cfg.model)
         d = cfg.data
-        if d.source in ("latents", "procedural_audio"):
+        if d.source == "latents" or d.source in AUDIO_SOURCES:
             raise UserError(f"data.source={d.source} holds no pixels; the TAE trains on moving_shapes, natural_clips, "
                             "video_folder or tfds")
         if d.source in ("moving_shapes", "natural_clips") and (d.height % fs or d.width % fs):
