@@ -112,7 +112,7 @@ def sample(args):
 
 
 @command("eval", "evaluate a run with its task's evaluator (text-to-video: held-out Moving Shapes captions judged "
-         "from the pixels; TAE: held-out reconstruction and latent statistics)",
+         "from the pixels; TAE, DAC-VAE: held-out reconstruction beside baselines)",
          arg("--num", type=int, default=None, help="held-out samples (default eval.num_samples)"))
 def evaluate(args):
     import importlib
@@ -157,6 +157,71 @@ def average(args):
 
     step = average_runs(load(args), args.run, args.out, args.weights)
     print(f"averaged {len(args.run)} runs into {args.out} (step {step})", flush=True)
+
+
+def _audio_codec(args):
+    """The DAC-VAE of --workdir (a run or an export), checked to be one."""
+    from mgjax.config.audio import DACVAEConfig
+    from mgjax.config.geometry import audio_hop
+    from mgjax.errors import UserError
+    from mgjax.pipelines.audio_io import AudioCodec
+
+    cfg = load(args)
+    if not isinstance(cfg.model, DACVAEConfig):
+        raise UserError(f"--workdir {args.workdir!r} holds a {cfg.task} model; the audio commands need a DAC-VAE "
+                        f"(task=dac_vae), e.g. assets/dac_vae_tiny")
+    if not args.chunk_seconds > 0:
+        raise UserError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    frames = max(1, round(args.chunk_seconds * cfg.model.sample_rate / audio_hop(cfg.model.strides)))
+    return AudioCodec(cfg.model, args.workdir, chunk_frames=frames)
+
+
+AUDIO_INPUT = (arg("--input", required=True, help="an audio file (wav, flac, ogg, aiff) or a video / compressed "
+                                                  "audio file's first audio track"),
+               arg("--downmix", action="store_true", help="average a multi-channel file to mono"),
+               arg("--resample", action="store_true", help="accept a sample rate under half or over twice the "
+                                                           "model's (it is resampled either way)"))
+AUDIO_COMMON = (arg("--out", required=True), arg("--overwrite", action="store_true", help="replace an existing --out"),
+                arg("--chunk-seconds", type=float, default=10.0, help="audio per chunk: memory stays flat with "
+                                                                       "length, output is the same for any value"))
+
+
+@command("audio-encode", "encode an audio file to DAC-VAE latents (.npz: posterior means, 25 frames/s)",
+         *AUDIO_INPUT, *AUDIO_COMMON)
+def audio_encode(args):
+    from mgjax.pipelines.audio_io import check_free
+
+    out = check_free(args.out, args.overwrite)  # before anything loads
+    codec = _audio_codec(args)
+    audio = codec.load_input(args.input, args.downmix, args.resample)
+    latents = codec.encode(audio)
+    codec.save_latents(out, latents, len(audio))
+    print(f"wrote {out}: {latents.shape[0]} frames x {latents.shape[1]} channels for {len(audio)} samples "
+          f"({len(audio) / codec.cfg.sample_rate:.2f} s)", flush=True)
+
+
+@command("audio-decode", "decode DAC-VAE latents (.npz from audio-encode) to a 16-bit wav",
+         arg("--input", required=True, help="latents written by audio-encode"), *AUDIO_COMMON)
+def audio_decode(args):
+    from mgjax.pipelines.audio_io import check_free, write_wav
+
+    check_free(args.out, args.overwrite)
+    codec = _audio_codec(args)
+    latents, num_samples = codec.read_latents(args.input)
+    path = write_wav(args.out, codec.decode(latents, num_samples), codec.cfg.sample_rate, args.overwrite)
+    print(f"wrote {path}: {num_samples / codec.cfg.sample_rate:.2f} s at {codec.cfg.sample_rate} Hz", flush=True)
+
+
+@command("audio-reconstruct", "encode and decode an audio file (a 16-bit wav at the model's rate)",
+         *AUDIO_INPUT, *AUDIO_COMMON)
+def audio_reconstruct(args):
+    from mgjax.pipelines.audio_io import check_free, write_wav
+
+    check_free(args.out, args.overwrite)
+    codec = _audio_codec(args)
+    audio = codec.load_input(args.input, args.downmix, args.resample)
+    path = write_wav(args.out, codec.decode(codec.encode(audio), len(audio)), codec.cfg.sample_rate, args.overwrite)
+    print(f"wrote {path}: {len(audio) / codec.cfg.sample_rate:.2f} s at {codec.cfg.sample_rate} Hz", flush=True)
 
 
 @command("export", "export a run's inference weights (no optimizer state) with its config: OUT/model.safetensors, or "
