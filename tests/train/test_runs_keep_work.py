@@ -81,7 +81,10 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(micro_run, tmp
 
 
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_saves_like_sigterm_and_a_second_one_stops_at_once(tmp_path, devices, monkeypatch, presses):
+def test_ctrl_c_saves_like_sigterm_and_a_second_one_stops_at_once(tmp_path, devices, monkeypatch, presses, request):
+    # Ctrl-C as in a terminal, even where the suite itself runs with SIGINT ignored (started with nohup or &)
+    outside = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, outside))
     cfg = micro_config(steps=6, log_every=1, checkpoint_every=100)  # no scheduled checkpoint before the end
     calls = []
     real_put = loop.put_batch
