@@ -45,18 +45,26 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def probe_audio(path: str | pathlib.Path) -> AudioInfo:
-    """Rate, channels and length from the header (soundfile) or the container's audio stream (PyAV)."""
-    path = pathlib.Path(path)
+def _check_file(path: pathlib.Path) -> None:
     if not path.is_file():
         raise BadSample("file not found")
     if path.stat().st_size == 0:
         raise BadSample("zero-length file")
+
+
+def _unreadable(e: Exception) -> BadSample:  # libsndfile's errors come as several types
+    return BadSample(f"unreadable audio ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+
+
+def probe_audio(path: str | pathlib.Path) -> AudioInfo:
+    """Rate, channels and length from the header (soundfile) or the container's audio stream (PyAV)."""
+    path = pathlib.Path(path)
+    _check_file(path)
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         try:
             info = soundfile.info(str(path))
-        except Exception as e:  # libsndfile's errors come as several types
-            raise BadSample(f"unreadable audio ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        except Exception as e:
+            raise _unreadable(e) from None
         return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
     try:
         with av.open(str(path)) as container:
@@ -75,12 +83,12 @@ def probe_audio(path: str | pathlib.Path) -> AudioInfo:
 def read_audio(path: str | pathlib.Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
     """-> (float32 (n, channels) in [-1, 1], sample rate): samples start .. start + frames (all with -1)."""
     path = pathlib.Path(path)
-    probe_audio(path)  # the missing / empty / unreadable cases, named
+    _check_file(path)
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         try:
             audio, rate = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
         except Exception as e:
-            raise BadSample(f"undecodable audio ({type(e).__name__})") from None
+            raise _unreadable(e) from None
     else:
         audio, rate = _decode_track(path)
         audio = audio[start:] if frames < 0 else audio[start:start + frames]
@@ -136,10 +144,10 @@ def load_for_model(path: str | pathlib.Path, sample_rate: int, *, downmix: bool 
     cannot be read or holds no samples, several channels without `downmix`, a rate under half or over twice the
     model's without `any_rate` (upsampling invents no content above the file's Nyquist frequency)."""
     try:
-        info = probe_audio(path)
         audio, rate = read_audio(path)
     except BadSample as e:
         raise UserError(f"cannot read audio from {str(path)!r}: {e}") from None
+    info = AudioInfo(rate, audio.shape[1], audio.shape[0])
     if info.channels != 1 and not downmix:
         raise UserError(f"{str(path)!r} has {info.channels} channels and the DAC-VAE is mono: pass --downmix to "
                         f"average them")
@@ -207,12 +215,15 @@ class AudioFolderClips:
     def __call__(self, step: int) -> dict:
         count = len(self.entries)
         first = step * self.batch_size
-        clips, bad, k = [], [], 0
+        clips, bad, k, orders = [], [], 0, {}
         while len(clips) < self.batch_size:
             if k >= count + self.batch_size:
                 raise UserError(f"no readable audio under {str(self.root)!r}: {len(bad)} files failed in one batch")
             position = first + len(clips) + k
-            index = int(self.order(position // count)[position % count])
+            epoch = position // count
+            if epoch not in orders:
+                orders[epoch] = self.order(epoch)
+            index = int(orders[epoch][position % count])
             try:
                 clips.append(self.clip(index, step, len(clips)))
             except BadSample as e:
@@ -234,5 +245,4 @@ class AudioFolderBatches(MonitoredBatches):
         step_fn = AudioFolderClips(d.root, entries, d.batch_size, sample_rate, num_samples, d.audio.loudness_dbfs,
                                    d.seed)
         self._start(step_fn, start_step, stop_step, d.num_workers,
-                    BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None))
-        self.monitor.see(bad)
+                    BadDataMonitor(d.max_bad_samples, state.get("bad") if state else None), bad)

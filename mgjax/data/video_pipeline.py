@@ -262,11 +262,13 @@ class MonitoredBatches(Iterator[dict]):
     carrying a `bad` list of (file, reason) that a `BadDataMonitor` counts. Step s's batch is a pure function of s,
     so the state is the next step plus the bad files seen so far."""
 
-    def _start(self, step_fn, start_step: int, stop_step: int, num_workers: int, monitor: BadDataMonitor) -> None:
+    def _start(self, step_fn, start_step: int, stop_step: int, num_workers: int, monitor: BadDataMonitor,
+               bad_at_start: list[tuple[str, str]]) -> None:
         ds = grain.MapDataset.range(start_step, max(stop_step, start_step)).map(step_fn).to_iter_dataset()
         if num_workers > 0:
             ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
         self._it, self.step, self.monitor = iter(ds), start_step, monitor
+        self.monitor.see(bad_at_start)
 
     def __next__(self) -> dict:
         batch = next(self._it)
@@ -304,8 +306,7 @@ class VideoFolderBatches(MonitoredBatches):
         self.step_fn = DecodeStep(d.root, tuple(entries), plans[0], plans[1], d.image_every if plans[0] else 0,
                                   d.fps_prefix, d.seed, jax.process_index(), jax.process_count(), records_for(d))
         stop = cfg.train.steps if num_steps is None else start_step + num_steps
-        self._start(self.step_fn, start_step, stop, d.num_workers, monitor)
-        self.monitor.see(bad)
+        self._start(self.step_fn, start_step, stop, d.num_workers, monitor, bad)
 
     def close(self) -> None:
         close = getattr(self._it, "close", None)

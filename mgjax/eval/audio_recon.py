@@ -19,6 +19,7 @@ Writes `eval/audio_recon.json`, and per written clip `eval/dac_NN_input.wav` and
 
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 
@@ -38,7 +39,7 @@ from mgjax.models.audio.chunking import jit_chunked
 from mgjax.models.audio.dac_vae import DACVAE
 from mgjax.models.audio.losses import mel_distance, si_sdr, stft_distance
 from mgjax.parallel.mesh import make_mesh
-from mgjax.pipelines.audio_io import spectrogram_image, write_png, write_wav
+from mgjax.pipelines.audio_io import CHUNK_FRAMES, spectrogram_image, write_png, write_wav
 
 EVAL_SECONDS = 2.0
 LATENT_BITS = 16
@@ -79,7 +80,7 @@ def _fit(clip: np.ndarray, n: int) -> np.ndarray:
 
 def reconstruct(model: DACVAE, audio: np.ndarray, batch: int = 8) -> np.ndarray:
     """(b, n, 1) -> decoded posterior means after a bfloat16 round trip, `batch` clips at a time."""
-    encode, decode = jit_chunked(model, 250)
+    encode, decode = jit_chunked(model, CHUNK_FRAMES)
     out = []
     for i in range(0, len(audio), batch):
         mean, _ = encode(jnp.asarray(audio[i:i + batch]))
@@ -87,9 +88,14 @@ def reconstruct(model: DACVAE, audio: np.ndarray, batch: int = 8) -> np.ndarray:
     return np.concatenate(out)
 
 
+@functools.cache
+def _clip_scorer(sample_rate: int):
+    return jax.jit(lambda r, t: (mel_distance(r, t, sample_rate), stft_distance(r, t), si_sdr(r, t)[0]))
+
+
 def audio_scores(recon: np.ndarray, target: np.ndarray, sample_rate: int) -> dict:
     """Means over clips of DAC's mel distance, STFT distance and SI-SDR (dB)."""
-    one = jax.jit(lambda r, t: (mel_distance(r, t, sample_rate), stft_distance(r, t), si_sdr(r, t)[0]))
+    one = _clip_scorer(sample_rate)
     values = np.array([[float(v) for v in one(jnp.asarray(r[None]), jnp.asarray(t[None]))]
                        for r, t in zip(recon, target)])
     return {"mel": float(values[:, 0].mean()), "stft": float(values[:, 1].mean()),
