@@ -72,7 +72,12 @@ def train(args):
 
 
 @command("sample", "sample videos from a run's EMA weights (FILE.mp4 and FILE.gif per prompt)",
-         arg("--prompt", action="append", required=True, help="repeat for several prompts"),
+         arg("--prompt", action="append", default=None, help="repeat for several prompts (an edit run: the clip to "
+                                                                 "generate and then edit)"),
+         arg("--input", default=None, help="an edit run: the video or image file to edit"),
+         arg("--instruction", default=None, help="an edit run: what to change, e.g. 'make the red circle blue'"),
+         arg("--task", default=None, help="an edit run: the edit task (default: read from the instruction)"),
+         arg("--source-cfg", type=float, default=None, help="an edit run: guidance scale on the input video"),
          arg("--out", default=None, help="output file (FILE.mp4; FILE.gif is written beside it; numbered for several "
                                          "prompts) or a folder (ending in /); default WORKDIR/samples/ with a name "
                                          "per prompt and settings"),
@@ -92,6 +97,13 @@ def sample(args):
     cfg = load(args)
     if args.steps is not None and args.steps < 2:
         raise UserError(f"--steps must be at least 2, got {args.steps}")
+    if cfg.task == "edit":
+        return _sample_edit(args, cfg)
+    if args.input or args.instruction:
+        raise UserError(f"--input and --instruction edit videos; this run (task {cfg.task}) generates them: give "
+                        f"--prompt")
+    if not args.prompt:
+        raise UserError("give at least one --prompt")
     texts = args.prompt
     if args.camera_motion:  # checked before the model loads
         texts = [with_camera_prefix(p, args.camera_motion) for p in args.prompt]
@@ -109,6 +121,68 @@ def sample(args):
     for prompt, stem, video in zip(args.prompt, stems, videos):
         for path in write_video(stem, video, fps=cfg.data.fps):
             print(f"wrote {path}  ({prompt!r})", flush=True)
+
+
+def _sample_edit(args, cfg):
+    """Edit --input (or a clip the run generates from --prompt) by --instruction; writes the edit and an input |
+    output strip."""
+    import numpy as np
+
+    from mgjax.data.shape_edits import TASKS, task_of
+    from mgjax.errors import UserError
+    from mgjax.pipelines.edit import EditSampler, read_input, task_id
+    from mgjax.pipelines.video_io import check_free, sample_stems, write_video
+
+    instruction = (args.instruction or "").strip()
+    if not instruction:
+        raise UserError("an edit run needs a non-empty --instruction, e.g. --instruction 'make the red circle blue'")
+    if bool(args.input) == bool(args.prompt):
+        raise UserError("give either --input FILE (a video or image to edit) or one --prompt (a clip to generate "
+                        "and edit)")
+    if args.prompt and len(args.prompt) > 1:
+        raise UserError("an edit run edits one clip: give one --prompt")
+    task = args.task or task_of(instruction)
+    if task is None:
+        raise UserError(f"cannot tell the edit task from {instruction!r}; give --task, one of {', '.join(TASKS[1:])}")
+    task_id(task)  # an unknown --task is one line, before anything loads
+    d, s = cfg.data, cfg.sample
+    seed = s.seed if args.seed is None else args.seed
+    steps = s.num_steps if args.steps is None else args.steps
+    identity = [json.dumps([args.input or args.prompt[0], instruction, task, seed, steps, args.cfg, args.source_cfg])]
+    stem = sample_stems([f"{instruction}"], args.out, pathlib.Path(args.workdir) / "samples", identity)[0]
+    strip_stem = stem.with_name(stem.name + "_side_by_side")
+    if not args.overwrite:
+        check_free([stem, strip_stem])
+    video = read_input(args.input, d.num_frames, d.height, d.width) if args.input else None
+    sampler = EditSampler(cfg, args.workdir)
+    if video is None:
+        video = sampler.generate(args.prompt, seed=seed, num_steps=steps, cfg_scale=args.cfg)[0]
+    out = sampler.edit(video[None], [instruction], [task], seed=seed, num_steps=steps, cfg_scale=args.cfg,
+                       source_cfg_scale=args.source_cfg)[0]
+    for path in write_video(stem, out, fps=d.fps) + write_video(strip_stem, np.concatenate([video, out], 2), d.fps):
+        print(f"wrote {path}  ({instruction!r}, task {task})", flush=True)
+
+
+@command("edit-backtranslate", "Movie Gen Edit stage III data: a stage II run edits clips with forward instructions; "
+         "writes (its edit, the backward instruction, the clip) records",
+         arg("--out", required=True, help="the .npz to write (data.edit.backtranslated of the stage III config)"),
+         arg("--num", type=int, default=2048, help="records to write"),
+         arg("--seed", type=int, default=0), arg("--overwrite", action="store_true"))
+def edit_backtranslate(args):
+    from mgjax.errors import UserError
+    from mgjax.pipelines.edit import backtranslate
+
+    cfg = load(args)
+    if cfg.task != "edit":
+        raise UserError(f"edit-backtranslate needs an edit run (a stage II one); this config's task is {cfg.task}")
+    out = pathlib.Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} exists; pass --overwrite to replace it")
+    if args.num < 1:
+        raise UserError(f"--num must be at least 1, got {args.num}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    counts = backtranslate(cfg, args.workdir, out, args.num, args.seed)
+    print(f"wrote {counts['records']} backtranslated edits to {out} ({counts['by_type']})", flush=True)
 
 
 @command("eval", "evaluate a run with its task's evaluator (text-to-video: held-out Moving Shapes captions judged "

@@ -112,6 +112,28 @@ def micro_run(tmp_path_factory, devices):
 
 
 @pytest.fixture(scope="session")
+def t2v_parent(tmp_path_factory, devices):
+    """(model, run directory) of a micro text-to-video run whose every weight is non-zero (gates and head open), saved
+    as a checkpoint: the parent of weight-surgery tests (`train.init_from`)."""
+    from flax import nnx
+
+    from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir
+    from mgjax.models.t2v import trainable_filter
+    from mgjax.parallel.mesh import make_mesh
+
+    cfg = micro_config()
+    model = randomized_model(devices, key=3, cfg=cfg)
+    _, params, rest = nnx.split(model, trainable_filter(cfg), ...)
+    params, rest = nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
+    directory = tmp_path_factory.mktemp("parent")
+    with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
+        ckpt = Checkpointer(checkpoint_dir(directory), async_save=False)
+        ckpt.save(7, {"params": params, "ema": params, "rest": rest})
+        ckpt.close()
+    return model, directory
+
+
+@pytest.fixture(scope="session")
 def parity_python() -> pathlib.Path:
     """The torch + transformers interpreter of the parity tests (made by `make test`). `make test` sets
     MGJAX_REQUIRE_PARITY=1, so there a missing environment fails instead of skipping."""

@@ -46,6 +46,22 @@ class AudioDataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EditDataConfig:
+    """Movie Gen Edit's training data (paper §5.2; mgjax/data/shape_edits.py): Moving Shapes scenes rendered before
+    and after an instruction, by stage, mixed with text-to-video batches."""
+
+    # 1: image edits (one-frame videos); 2: animated image edits (one random affine path on input and output) and
+    # instruction-guided segmentation of videos; 3: backtranslation (`backtranslated` records)
+    stage: int = 1
+    edit_every: int = 5  # edit batches per text-to-video batch (paper: image-edit batches 5x as often)
+    segment_prob: float = 0.3  # stage II: share of segmentation samples among the edit samples (paper silent)
+    source_drop_prob: float = 0.1  # input video replaced by black, so sampling can guide on it (paper silent)
+    random_image_position: bool = True  # image edits take a random temporal position embedding (paper §5.2)
+    two_object_prob: float = 0.5  # scenes with two objects (one of them is edited)
+    backtranslated: str = ""  # stage III: the .npz written by `python -m mgjax edit-backtranslate`
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
 
@@ -82,5 +98,6 @@ class DataConfig:
     shapes: MovingShapesConfig = MovingShapesConfig()
     natural: NaturalClipsConfig = NaturalClipsConfig()
     audio: AudioDataConfig = AudioDataConfig()
+    edit: EditDataConfig = EditDataConfig()
     seed: int = 0
     num_workers: int = 0

@@ -33,5 +33,7 @@ class SampleConfig:
     linear_steps: int = 25  # steps taken from the linear schedule before the quadratic part
     linear_reference_steps: int = 250  # N of the linear schedule whose first steps are reused
     cfg_scale: float = 7.5
+    # Edit: guidance on the input video, InstructPix2Pix's image scale (paper silent); 1: none
+    source_cfg_scale: float = 1.5
     seed: int = 0
     batch_size: int = 16

@@ -135,7 +135,7 @@ def latent_bucket_step(cfg: Config, source) -> LatentBucketStep:
     return LatentBucketStep(source, plan)
 
 
-def _iterate(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
+def iterate_steps(ds: grain.MapDataset, d: DataConfig) -> Iterator[dict]:
     ds = ds.to_iter_dataset()
     if d.num_workers > 0:
         ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=d.num_workers))
@@ -178,7 +178,7 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
             raise UserError(f"text.precomputed needs records written with --text; {d.latents_path} holds captions "
                             f"only (`python -m mgjax precompute --text --workdir RUN ...`)")
     tokenize = Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), fps, cfg.text.precomputed)
-    return _iterate(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
+    return iterate_steps(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
 
 
 def _video_only(batch: dict) -> dict:
@@ -190,7 +190,7 @@ def video_batches(cfg: Config, start_step: int = 0, num_steps: int | None = None
     schedule (every `image_every`-th batch holds one-frame images)."""
     if cfg.data.source in ("video_folder", "tfds"):
         return MappedBatches(VideoFolderBatches(cfg, start_step, num_steps), _video_only)
-    return _iterate(_step_dataset(cfg, start_step, num_steps).map(_video_only), cfg.data)
+    return iterate_steps(_step_dataset(cfg, start_step, num_steps).map(_video_only), cfg.data)
 
 
 def caption_corpus_for(cfg: Config, num: int = 5000) -> list[str]:

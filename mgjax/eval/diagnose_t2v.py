@@ -49,7 +49,7 @@ def layer_probes(model, latents: jax.Array, t: jax.Array, tokens) -> list[dict]:
     e = bb.embed(latents, t, model.encode_text(tokens))
     x, out = e.x, []
     for block in _layers(bb.blocks):
-        x_in = x + e.pos[None].astype(x.dtype)
+        x_in = x + e.pos.astype(x.dtype)
         weights = block.self_attention_weights(x_in, e.shared_mod, rope=e.rope)  # (b, heads, n, n)
         entropy = -jnp.sum(weights * jnp.log(weights + 1e-12), axis=-1).mean(axis=(0, 2))
         common = x_in.mean(axis=1, keepdims=True)

@@ -39,6 +39,8 @@ def _velocity(graphdef, flow: FlowConfig):
 class T2VSampler:
     """Loads a run's tokenizers and EMA weights once; `sample()` then runs the Euler sampler with CFG."""
 
+    build_model = staticmethod(build_model)  # a system on this backbone builds its own model (pipelines/edit.py)
+
     def __init__(self, cfg: Config, workdir: str | pathlib.Path, devices=None, use_ema: bool = True):
         self.cfg = cfg
         check_weights(workdir)  # a training run or a safetensors export; first: a wrong directory is likeliest
@@ -46,7 +48,7 @@ class T2VSampler:
         self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir)
         with jax.set_mesh(self.mesh):
             self.codec = load_codec(cfg.codec)
-            self.graphdef, params, rest = split_model(cfg, build_model(cfg))
+            self.graphdef, params, rest = split_model(cfg, self.build_model(cfg))
             which = "ema" if use_ema else "params"
             restored, self.step = load_weights({which: params, "rest": rest}, workdir, config=cfg)
         self.embedder = None

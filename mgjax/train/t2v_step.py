@@ -7,7 +7,7 @@ uninterrupted run would have drawn.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -52,15 +52,19 @@ def clean_latents(batch, codec: LatentCodec) -> jax.Array:
     return batch["latent"] if "latent" in batch else codec.encode(pixels_to_unit(batch["video"]))
 
 
-def flow_matching_loss(graphdef, params, rest, batch, noise, *, cfg: Config, codec: LatentCodec, null_tokens):
-    """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2)."""
+def flow_matching_loss(graphdef, params, rest, batch, noise, *, cfg: Config, codec: LatentCodec, null_tokens,
+                       conditioning: Callable | None = None):
+    """MSE between u_theta(X_t, P, t) and V_t (paper §3.1.2). `conditioning(batch, noise)`: the model's further
+    inputs, for a system on this backbone (Edit: the input video's latent, the task, the frame offsets)."""
     model = nnx.merge(graphdef, params, rest)
     x1, x0, t = clean_latents(batch, codec), noise["x0"], noise["t"]
     xt = interpolate(x0, x1, t, cfg.flow.sigma_min)
     tokens = batch["text"]
     if cfg.text.drop_prob > 0:
         tokens = drop_text(tokens, null_tokens, noise["drop"])
-    v = model_velocity(model(xt, t, tokens).astype(jnp.float32), xt, t, cfg.flow.prediction, cfg.flow.sigma_min)
+    extra = () if conditioning is None else conditioning(batch, noise)
+    v = model_velocity(model(xt, t, tokens, *extra).astype(jnp.float32), xt, t, cfg.flow.prediction,
+                       cfg.flow.sigma_min)
     return jnp.mean(jnp.square(v - velocity_target(x0, x1, cfg.flow.sigma_min)))
 
 
@@ -75,13 +79,16 @@ def micro_batches(tree, num: int):
     return jax.tree.map(split, tree)
 
 
-def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.GradientTransformation, null_tokens):
+def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.GradientTransformation, null_tokens, *,
+                    loss_fn: Callable = flow_matching_loss, more_noise: Callable | None = None):
     """(state, batch) -> (state, metrics). `null_tokens`: per-encoder (ids, mask) of the empty prompt, shape (1, m).
-    With train.grad_accum_steps = k the batch runs as k micro-batches whose gradients are averaged (one update)."""
+    With train.grad_accum_steps = k the batch runs as k micro-batches whose gradients are averaged (one update).
+    A system on this backbone passes its own `loss_fn` (flow_matching_loss's signature) and `more_noise(key, batch,
+    latent_shape)`, more batch-leading random draws for it."""
     accum = cfg.train.grad_accum_steps
     loss_and_grad = jax.value_and_grad(
-        lambda params, rest, batch, noise: flow_matching_loss(graphdef, params, rest, batch, noise, cfg=cfg,
-                                                              codec=codec, null_tokens=null_tokens))
+        lambda params, rest, batch, noise: loss_fn(graphdef, params, rest, batch, noise, cfg=cfg, codec=codec,
+                                                   null_tokens=null_tokens))
 
     def gradients(params, rest, batch, noise):
         if accum == 1:
@@ -100,6 +107,8 @@ def make_train_step(graphdef, cfg: Config, codec: LatentCodec, tx: optax.Gradien
         one = jax.tree.map(lambda x: x[:1], batch)
         latent_shape = jax.eval_shape(lambda b: clean_latents(b, codec), one).shape[1:]
         noise = draw_noise(key, jax.tree.leaves(batch)[0].shape[0], latent_shape, cfg)
+        if more_noise is not None:
+            noise.update(more_noise(jax.random.fold_in(key, 1), batch, latent_shape))
         loss, grads = gradients(state["params"], state["rest"], batch, noise)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)

@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import micro_config, randomized_model
-from mgjax.checkpoint.orbax import Checkpointer, checkpoint_dir
+from conftest import micro_config
 from mgjax.errors import UserError
-from mgjax.models.t2v import trainable_filter
 from mgjax.models.video.transformer import Conditioning
 from mgjax.parallel.mesh import make_mesh
 from mgjax.train.tasks import task_for
@@ -28,19 +26,9 @@ def child_config(parent_dir, **model):
                                train=dataclasses.replace(cfg.train, init_from=str(parent_dir)))
 
 
-@pytest.fixture(scope="module")
-def parent(tmp_path_factory, devices):
-    """A micro text-to-video run whose every weight is non-zero (gates and head open), saved as a checkpoint."""
-    cfg = micro_config()
-    model = randomized_model(devices, key=3, cfg=cfg)
-    graphdef, params, rest = nnx.split(model, trainable_filter(cfg), ...)
-    params, rest = nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
-    directory = tmp_path_factory.mktemp("parent")
-    with jax.set_mesh(make_mesh(cfg.mesh, devices[:1])):
-        ckpt = Checkpointer(checkpoint_dir(directory), async_save=False)
-        ckpt.save(7, {"params": params, "ema": params, "rest": rest})
-        ckpt.close()
-    return model, directory
+@pytest.fixture
+def parent(t2v_parent):
+    return t2v_parent
 
 
 def child(cfg, devices):

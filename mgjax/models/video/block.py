@@ -45,10 +45,11 @@ class VideoBlock(nnx.Module):
     def __call__(self, x: jax.Array, pos: jax.Array, shared_mod: jax.Array, text: jax.Array,
                  text_lengths: jax.Array, rope: tuple[jax.Array, jax.Array] | None = None,
                  joint: jax.Array | None = None, joint_lengths: jax.Array | None = None) -> jax.Array:
-        """x: (b, n, d); pos: (n, d); shared_mod: (b, 6, d) from the shared timestep MLP; text: (b, m, d) packed with
-        valid tokens first; text_lengths: (b,); rope: optional (cos, sin) for the self-attention (`model.rope`);
-        joint, joint_lengths: the text and context tokens packed together, when context tokens are given."""
-        x = x + pos[None].astype(x.dtype)
+        """x: (b, n, d); pos: (n, d) or (b, n, d); shared_mod: (b, 6, d) from the shared timestep MLP; text: (b, m, d)
+        packed with valid tokens first; text_lengths: (b,); rope: optional (cos, sin) for the self-attention
+        (`model.rope`); joint,
+        joint_lengths: the text and context tokens packed together, when context tokens are given."""
+        x = x + pos.astype(x.dtype)  # (n, d), or (b, n, d) with per-sample temporal offsets
         mod = self._modulations(shared_mod, x.dtype)
         shift1, scale1, gate1, shift2, scale2, gate2 = (mod[:, i] for i in range(NUM_BLOCK_MODULATIONS))
         h = self.self_attn(modulate(self.attn_norm(x), shift1, scale1), rope=rope)

@@ -38,6 +38,7 @@ class Conditioning(NamedTuple):
     latent: jax.Array | None = None  # (b, t, h, w, cond_channels), concatenated to the noisy latent on channels
     context: tuple[tuple[jax.Array, jax.Array], ...] = ()  # per stream: tokens (b, k, context_widths[i]), mask (b, k)
     vector: jax.Array | None = None  # (b, time_cond_width), added to the timestep embedding
+    frame_offset: jax.Array | None = None  # (b,) ints: first row of the temporal PE table (Edit's image edits, §5.2)
 
 
 class Embedded(NamedTuple):
@@ -45,7 +46,7 @@ class Embedded(NamedTuple):
 
     x: jax.Array  # patch tokens (b, n, d)
     grid: tuple[int, int, int]  # patches along (t, h, w)
-    pos: jax.Array  # absolute PE (n, d), added at every layer
+    pos: jax.Array  # absolute PE (n, d), or (b, n, d) with per-sample frame offsets; added at every layer
     rope: tuple[jax.Array, jax.Array] | None  # (cos, sin) (n, head_dim / 2) when `model.rope`
     t_emb: jax.Array  # timestep embedding (b, d)
     shared_mod: jax.Array  # shared adaLN modulation (b, 6, d)
@@ -142,8 +143,9 @@ class MovieGenVideo(nnx.Module):
             joint, joint_lengths = self._pack(jnp.concatenate([tokens] + extra, axis=1),
                                               jnp.concatenate([mask] + [m.astype(bool) for _, m in cond.context], 1))
         rope = rope_tables(grid, self.cfg.width // self.cfg.num_heads, self.cfg.rope_theta) if self.cfg.rope else None
-        return Embedded(x, grid, self.pos_embed(grid), rope, t_emb, self.shared_mod(t_emb), text_tokens, text_lengths,
-                        joint, joint_lengths)
+        pos = self.pos_embed(grid, cond.frame_offset)
+        return Embedded(x, grid, pos, rope, t_emb, self.shared_mod(t_emb), text_tokens, text_lengths, joint,
+                        joint_lengths)
 
     def _run_blocks(self, e: Embedded) -> jax.Array:
         def body(x, block):

@@ -62,9 +62,12 @@ class TextToVideoTask(Task):
         if abstract:  # no tokenizer, codec or data: batches arrive as cached latents, the empty prompt as constants
             self.tokenizers, self.codec, self.null_tokens = None, None, constant_null_tokens(cfg)
             return
-        self.tokenizers = load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=lambda: caption_corpus_for(cfg))
+        self.tokenizers = self.load_tokenizers(workdir)
         self.codec = load_codec(cfg.codec)
         self.null_tokens = null_prompt_tokens(cfg, self.tokenizers)
+
+    def load_tokenizers(self, workdir) -> list:
+        return load_or_train_tokenizers(self.cfg.text.encoders, workdir, corpus=lambda: caption_corpus_for(self.cfg))
 
     def build_model(self) -> TextToVideo:
         return build_model(self.cfg)
