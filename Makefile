@@ -25,7 +25,7 @@ EXTRAS_cpu := --extra dev
 # The variant in .venv now (its stamp), else make install's
 VARIANT := $(or $(patsubst .venv/.synced-%,%,$(firstword $(wildcard .venv/.synced-*))),tpu)
 
-.PHONY: install install-tpu install-cuda install-cpu env parity-env demo test test-fast lock clean
+.PHONY: install install-tpu install-cuda install-cpu env parity-env demo edit test test-fast lock clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -58,6 +58,15 @@ demo: env
 	$(PY) sample.py --config $(CONFIG) --workdir $(RUN) --out $(RUN)/samples/demo.mp4 --overwrite \
 		--prompt "a red circle moving left" --prompt "a large blue square moves upward quickly" \
 		--prompt "green triangle drifting to the right and yellow circle drifting down"
+
+# Movie Gen Edit's three stages on Moving Shapes, from the demo's text-to-video run (make demo first); README "Edit"
+edit: env
+	$(PY) train.py --config configs/shapes_edit_stage1.py --workdir runs/edit_stage1
+	$(PY) train.py --config configs/shapes_edit_stage2.py --workdir runs/edit_stage2
+	$(PY) -m mgjax edit-backtranslate --config configs/shapes_edit_stage2.py --workdir runs/edit_stage2 \
+		--out runs/edit_stage2/backtranslated.npz --num 1024 --overwrite
+	$(PY) train.py --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3
+	$(PY) -m mgjax eval --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3
 
 test: env parity-env
 	MGJAX_REQUIRE_PARITY=1 $(PY) -m pytest -q

@@ -21,5 +21,5 @@ def get_config():
         base,
         name="shapes_edit_stage2",
         data=dataclasses.replace(base.data, edit=dataclasses.replace(base.data.edit, stage=2)),
-        train=dataclasses.replace(base.train, steps=2000, init_from="runs/edit_stage1"),
+        train=dataclasses.replace(base.train, steps=5500, init_from="runs/edit_stage1", checkpoint_every=1100),
     )

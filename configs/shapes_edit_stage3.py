@@ -24,5 +24,5 @@ def get_config():
         base,
         name="shapes_edit_stage3",
         data=dataclasses.replace(base.data, edit=edit),
-        train=dataclasses.replace(base.train, steps=1500, init_from="runs/edit_stage2"),
+        train=dataclasses.replace(base.train, steps=4500, init_from="runs/edit_stage2", checkpoint_every=1500),
     )

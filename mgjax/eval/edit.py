@@ -13,6 +13,7 @@ import json
 import pathlib
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from mgjax.config.schema import Config
 from mgjax.data.shape_edits import EDIT_TYPES, ShapeEdits, render_scene
@@ -66,12 +67,40 @@ def evaluate(cfg: Config, workdir: str | pathlib.Path, num: int | None = None, s
         result[name], strips = score_edits(sampler, cfg, edits, frames)
         if write and name == "video":
             for k, t in enumerate(EDIT_TYPES):
-                i = k * num
-                strip = np.concatenate(list(strips[i]), axis=2)  # input | output | target, side by side
+                strip = np.concatenate(list(strips[k * num]), axis=2)  # input | output | target, side by side
                 write_video(workdir / "eval" / f"edit_{t}", strip, fps=cfg.data.fps)
+            examples = [(edits[k * num].instruction, strips[k * num]) for k in range(len(EDIT_TYPES))]
+            before_after_figure(examples).save(workdir / "eval" / "edit_examples.png")
     (workdir / "eval").mkdir(parents=True, exist_ok=True)
     (workdir / "eval" / "eval_edit.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def before_after_figure(examples: list[tuple[str, np.ndarray]], scale: int = 3) -> Image.Image:
+    """One row per example: its instruction, then the input's frames, the output's and the exact target's (each
+    (t h w 3), from left to right), enlarged `scale` times."""
+    gap, label = 4 * scale, 12
+    rows = []
+    for words, (source, output, target) in examples:
+        clips = [np.concatenate(list(v), axis=1) for v in (source, output, target)]  # frames left to right
+        height = clips[0].shape[0]
+        white = np.full((height, gap // scale, 3), 255, np.uint8)
+        row = np.concatenate([clips[0], white, clips[1], white, clips[2]], axis=1)
+        image = Image.fromarray(row).resize((row.shape[1] * scale, height * scale), Image.NEAREST)
+        canvas = Image.new("RGB", (image.width, image.height + label + 4), "white")
+        canvas.paste(image, (0, label + 2))
+        ImageDraw.Draw(canvas).text((2, 0), words, fill="black")
+        rows.append(canvas)
+    width = max(r.width for r in rows)
+    title = Image.new("RGB", (width, label + 4), "white")
+    ImageDraw.Draw(title).text((2, 0), "input | edited | exact target", fill="black")
+    figure = Image.new("RGB", (width, title.height + sum(r.height + gap for r in rows)), "white")
+    figure.paste(title, (0, 0))
+    y = title.height
+    for r in rows:
+        figure.paste(r, (0, y))
+        y += r.height + gap
+    return figure
 
 
 def format_table(table: dict) -> list[str]:

@@ -120,12 +120,25 @@ def read_input(path: str | pathlib.Path, num_frames: int, height: int, width: in
             return decode_image(path, height, width)
         info = probe(path)
         available = int(round(info.duration * info.fps))
+        if available < 2 * num_frames:  # header estimates are rough for short clips (a GIF's): count the frames
+            available = count_frames(path)
         if available < num_frames:
             raise UserError(f"--input {path} has {available} frames; this model edits {num_frames}-frame videos "
                             f"(or a single image)")
         return decode_clip(path, 0.0, num_frames, num_frames / info.duration, height, width)
     except BadSample as e:
         raise UserError(f"cannot read --input {path}: {e}") from None
+
+
+def count_frames(path: pathlib.Path) -> int:
+    """Video frames in a file, counted from its packets (no decoding)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return sum(1 for packet in container.demux(video=0) if packet.size)
+    except Exception as e:  # av.error.* for corrupt containers
+        raise BadSample(f"undecodable video ({type(e).__name__})") from None
 
 
 def backtranslate(cfg: Config, workdir, out: str | pathlib.Path, num: int, seed: int = 0,

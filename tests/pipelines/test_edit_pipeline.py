@@ -74,7 +74,8 @@ def test_sample_edits_a_file_and_a_generated_clip(stage1, tmp_path):
 
 def test_bad_edit_input_is_one_line_and_writes_nothing(stage1, tmp_path):
     workdir, _ = stage1
-    short = write_gif(tmp_path / "short.gif", np.zeros((2, 16, 16, 3), np.uint8), fps=8)
+    short = write_gif(tmp_path / "short.gif", np.arange(2)[:, None, None, None].repeat(16, 1).repeat(16, 2).repeat(
+        3, 3).astype(np.uint8) * 200, fps=8)  # two different frames (a GIF merges equal ones)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
     out = tmp_path / "out.mp4"
