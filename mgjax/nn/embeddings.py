@@ -77,9 +77,10 @@ class FactorizedPositionalEmbedding(nnx.Module):
         """grid (nt, nh, nw) -> (nt*nh*nw, d), ordered like the patch sequence (t, h, w). `t_start` (b,) ints: each
         sample's first row of the temporal table (clipped so the clip fits), giving (b, nt*nh*nw, d)."""
         nt, nh, nw = grid
-        spatial = self.h[:nh][None, :, None] + self.w[:nw][None, None, :]
         if t_start is None:
-            return (self.t[:nt][:, None, None] + spatial).reshape(nt * nh * nw, -1)
+            pe = self.t[:nt][:, None, None] + self.h[:nh][None, :, None] + self.w[:nw][None, None, :]
+            return pe.reshape(nt * nh * nw, -1)
         table = self.t[...]
         rows = jax.vmap(lambda s: jax.lax.dynamic_slice_in_dim(table, s, nt, axis=0))(t_start)  # (b, nt, d)
-        return (rows[:, :, None, None] + spatial[None]).reshape(t_start.shape[0], nt * nh * nw, -1)
+        pe = rows[:, :, None, None] + self.h[:nh][None, None, :, None] + self.w[:nw][None, None, None, :]
+        return pe.reshape(t_start.shape[0], nt * nh * nw, -1)
