@@ -144,18 +144,18 @@ def edit_region(edit: Edit, num_frames: int, height: int, width: int) -> np.ndar
     """bool (t h w): where the instruction allows the target to differ from the source (the mask test's bound)."""
     src = object_masks(edit.source, num_frames, height, width)
     tgt = object_masks(edit.target, num_frames, height, width)
-    anything = np.zeros((num_frames, height, width), bool)
-    if edit.type in ("add",):
-        return anything | tgt[edit.detail["index"]]
-    if edit.type in ("remove",):
-        return anything | src[edit.detail["index"]]
+    everywhere = np.ones((num_frames, height, width), bool)
+    if edit.type == "add":
+        return tgt[edit.detail["index"]]
+    if edit.type == "remove":
+        return src[edit.detail["index"]]
     if edit.type in ("replace", "color", SEGMENT):
         i = edit.detail["index"]
         return src[i] | tgt[i]
     if edit.type == "background":
-        return ~np.any(np.stack(src), axis=0) if src else ~anything
+        return ~np.any(np.stack(src), axis=0) if src else everywhere
     if edit.detail["style"] == "negative":
-        return ~anything
+        return everywhere
     return np.any(np.stack(src + tgt), axis=0)  # outline / fill: inside the objects
 
 
@@ -266,8 +266,9 @@ def backward_edit(edit: Edit, rng: np.random.Generator) -> Edit:
     d = edit.detail
     pick = lambda options: options[int(rng.integers(len(options)))]
     swap = dict(source=edit.target, target=edit.source)
-    c, s = list(COLORS).index(d.get("color", "red")), SHAPES.index(d.get("shape", "circle"))
     t = TASKS.index(edit.type)
+    if edit.type in ("add", "remove", "replace", "color"):  # the edits that name an object
+        c, s = list(COLORS).index(d["color"]), SHAPES.index(d["shape"])
     if edit.type == "add":
         words = pick(INSTRUCTIONS["remove"]).format(old=f"the {d['color']} {d['shape']}")
         return Edit("remove", **swap, instruction=words, combo=(TASKS.index("remove"), c, s), detail=d)

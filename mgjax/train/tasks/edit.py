@@ -74,9 +74,6 @@ class EditTask(TextToVideoTask):
     def batches(self, start_step, data_state=None):
         return edit_batches(self.cfg, self.tokenizers, start_step=start_step)
 
-    def data_state(self):
-        return None  # batches are a function of the step
-
     def abstract_batch(self, mesh, batch_size: int) -> dict:
         """The text-to-video batch (latents, tokens) plus the input videos' latents, a black video's latent (what a
         dropped input becomes) and the task ids."""
