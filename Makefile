@@ -25,7 +25,7 @@ EXTRAS_cpu := --extra dev
 # The variant in .venv now (its stamp), else make install's
 VARIANT := $(or $(patsubst .venv/.synced-%,%,$(firstword $(wildcard .venv/.synced-*))),tpu)
 
-.PHONY: install install-tpu install-cuda install-cpu env parity-env demo edit test test-fast lock clean
+.PHONY: install install-tpu install-cuda install-cpu env parity-env demo edit upsample test test-fast lock clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -67,6 +67,13 @@ edit: env
 		--out runs/edit_stage2/backtranslated.npz --num 1024 --overwrite
 	$(PY) train.py --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3
 	$(PY) -m mgjax eval --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3
+
+# The spatial upsampler: its text-to-image parent, then the upsampler (the image VAE is committed as
+# assets/image_vae_tiny; configs/image_vae_tiny.py retrains it); README "Spatial upsampler"
+upsample: env
+	$(PY) train.py --config configs/shapes_t2i_tiny.py --workdir runs/shapes_t2i_tiny
+	$(PY) train.py --config configs/shapes_upsample_tiny.py --workdir runs/shapes_upsample_tiny
+	$(PY) -m mgjax eval --config configs/shapes_upsample_tiny.py --workdir runs/shapes_upsample_tiny
 
 test: env parity-env
 	MGJAX_REQUIRE_PARITY=1 $(PY) -m pytest -q

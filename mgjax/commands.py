@@ -85,6 +85,9 @@ def train(args):
          arg("--seed", type=int, default=None), arg("--steps", type=int, default=None, help="Euler steps"),
          arg("--cfg", type=float, default=None, help="classifier-free guidance scale"),
          arg("--camera-motion", default=None, help="prepend the camera-motion prefix, e.g. 'pan left'"),
+         arg("--upsample", nargs="?", const="", default=None, metavar="RUN",
+             help="spatially upsample: a text-to-video run's clips with the upsampler run RUN, or, with an upsampler "
+                  "run as --workdir, the --input video or image file"),
          distributed=True)
 def sample(args):
     import jax
@@ -99,6 +102,10 @@ def sample(args):
         raise UserError(f"--steps must be at least 2, got {args.steps}")
     if cfg.task == "edit":
         return _sample_edit(args, cfg)
+    if cfg.task == "upsample":
+        return _sample_upsample(args, cfg)
+    if args.upsample == "":
+        raise UserError(f"--upsample RUN: name the upsampler run (--workdir {args.workdir} is a {cfg.task} run)")
     if args.input or args.instruction:
         raise UserError(f"--input and --instruction edit videos; this run (task {cfg.task}) generates them: give "
                         f"--prompt")
@@ -114,6 +121,9 @@ def sample(args):
     stems = sample_stems(args.prompt, args.out, pathlib.Path(args.workdir) / "samples", identity)
     if not args.overwrite:
         check_free(stems)  # before the model loads: never replace a file, never sample for nothing
+    upsampler = _load_upsampler(args.upsample) if args.upsample else None  # its mistakes before sampling
+    if upsampler is not None and not args.overwrite:
+        check_free([s.with_name(s.name + "_upsampled") for s in stems])
     sampler = T2VSampler(cfg, args.workdir)
     videos = sampler.sample(texts, seed=seed, num_steps=steps, cfg_scale=scale)
     if jax.process_index() != 0:  # every process sampled its part; process 0 writes the files
@@ -121,6 +131,65 @@ def sample(args):
     for prompt, stem, video in zip(args.prompt, stems, videos):
         for path in write_video(stem, video, fps=cfg.data.fps):
             print(f"wrote {path}  ({prompt!r})", flush=True)
+    if upsampler is not None:
+        from mgjax.pipelines.upsample import fit_frames
+
+        up_cfg, up = upsampler
+        d, m = up_cfg.data, up_cfg.model
+        low = fit_frames(videos.reshape(-1, *videos.shape[2:]), d.height // m.scale, d.width // m.scale)
+        high = up.upsample(low.reshape(videos.shape[:2] + low.shape[1:]), texts, seed=seed)
+        for prompt, stem, video in zip(args.prompt, stems, high):
+            for path in write_video(stem.with_name(stem.name + "_upsampled"), video, fps=cfg.data.fps):
+                print(f"wrote {path}  ({prompt!r}, upsampled {m.scale}x)", flush=True)
+
+
+def _load_upsampler(workdir: str):
+    """(config, UpsampleSampler) of the upsampler run `workdir` (its config.json)."""
+    from mgjax.errors import UserError
+    from mgjax.pipelines.upsample import UpsampleSampler
+    from mgjax.train.tasks import load_config
+
+    saved = pathlib.Path(workdir) / "config.json"
+    if not saved.is_file():
+        raise UserError(f"--upsample {workdir}: no config.json there (give an upsampler's training run)")
+    cfg = load_config(saved)
+    if cfg.task != "upsample":
+        raise UserError(f"--upsample {workdir} is a {cfg.task} run, not an upsampler (task upsample)")
+    return cfg, UpsampleSampler(cfg, workdir)
+
+
+def _sample_upsample(args, cfg):
+    """Upsample --input (a video or image file): writes the upsampled clip and an input (bilinear) | output strip."""
+    import numpy as np
+
+    from mgjax.errors import UserError
+    from mgjax.eval.upsample import resize_video
+    from mgjax.pipelines.upsample import UpsampleSampler, read_input
+    from mgjax.pipelines.video_io import check_free, sample_stems, write_video
+
+    if not args.input:
+        raise UserError("an upsampler run upsamples a file: give --input VIDEO_OR_IMAGE (to upsample generated clips, "
+                        "sample a text-to-video run with --upsample THIS_RUN)")
+    if args.instruction:
+        raise UserError("--instruction edits videos; this run (task upsample) upsamples them")
+    d, m, s = cfg.data, cfg.model, cfg.sample
+    seed = s.seed if args.seed is None else args.seed
+    steps = s.num_steps if args.steps is None else args.steps
+    identity = [json.dumps([args.input, args.prompt, seed, steps, args.cfg])]
+    stem = sample_stems([pathlib.Path(args.input).stem + "_upsampled"], args.out,
+                        pathlib.Path(args.workdir) / "samples", identity)[0]
+    strip_stem = stem.with_name(stem.name + "_side_by_side")
+    if not args.overwrite:
+        check_free([stem, strip_stem])
+    low, fps = read_input(args.input, d.height // m.scale, d.width // m.scale)
+    prompts = [args.prompt[0]] if args.prompt else None
+    high = UpsampleSampler(cfg, args.workdir).upsample(low[None], prompts, seed=seed, num_steps=steps,
+                                                       cfg_scale=args.cfg)[0]
+    fps = max(1, round(fps))
+    strip = np.concatenate([resize_video(low, d.height, d.width, "bilinear"), high], axis=2)
+    for path in write_video(stem, high, fps=fps) + write_video(strip_stem, strip, fps=fps):
+        print(f"wrote {path}  ({low.shape[0]} frames, {low.shape[2]}x{low.shape[1]} -> {high.shape[2]}x"
+              f"{high.shape[1]})", flush=True)
 
 
 def _sample_edit(args, cfg):

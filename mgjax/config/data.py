@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from mgjax.config.codec import CodecConfig
+from mgjax.config.degradation import DegradationConfig
+
 
 @dataclasses.dataclass(frozen=True)
 class MovingShapesConfig:
@@ -62,6 +65,23 @@ class EditDataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class UpsampleDataConfig:
+    """The spatial upsampler's pairs (paper §3.1.7; mgjax/data/upsample_pairs.py): natural-content clips
+    (`data.natural`, Moving Shapes as `data.shapes` draws them) at the output resolution, and their degraded
+    low-resolution inputs."""
+
+    degradation: DegradationConfig = DegradationConfig()
+    # "TAE-like artifacts" (paper): this share of each batch (round(tae_prob x batch) samples) has its low-resolution
+    # input go through `tae` (a trained TAE, encode + decode) after the degradations, as a generated video's frames
+    # have. Paper silent on the rate.
+    tae_prob: float = 0.3
+    tae: CodecConfig = CodecConfig(checkpoint="")  # kind "tae" with its checkpoint; "" with tae_prob 0: none
+    # Training clips shorter than the sampling window take a random first row of the temporal position table, so
+    # every row a window uses is trained (as Edit's image edits, §5.2).
+    random_position: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Clip size and batching. Defaults: the paper's 768 px stage, 16 s at 16 fps (256 frames)."""
 
@@ -99,5 +119,6 @@ class DataConfig:
     natural: NaturalClipsConfig = NaturalClipsConfig()
     audio: AudioDataConfig = AudioDataConfig()
     edit: EditDataConfig = EditDataConfig()
+    upsample: UpsampleDataConfig = UpsampleDataConfig()
     seed: int = 0
     num_workers: int = 0

@@ -35,5 +35,10 @@ class SampleConfig:
     cfg_scale: float = 7.5
     # Edit: guidance on the input video, InstructPix2Pix's image scale (paper silent); 1: none
     source_cfg_scale: float = 1.5
+    # The spatial upsampler: MultiDiffusion over windows of this many (latent = pixel) frames sharing `window_overlap`
+    # frames, averaged at every step ("uniform", paper) or ramped across the overlap ("linear"); paper: 14 and 4.
+    window_frames: int = 14
+    window_overlap: int = 4
+    window_ramp: Literal["uniform", "linear"] = "uniform"
     seed: int = 0
     batch_size: int = 16

@@ -99,6 +99,7 @@ def _tae(c: CodecConfig) -> LatentGeometry:
 CODEC_GEOMETRY: dict[str, Callable[[CodecConfig], LatentGeometry]] = {
     "space_to_depth": _space_to_depth,
     "tae": _tae,
+    "image_vae": _tae,  # a frame-wise TAE: its temporal factor is 1
 }
 
 

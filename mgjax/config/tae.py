@@ -20,6 +20,9 @@ class TAEConfig:
     temporal_downsample: tuple[bool, ...] = (True, True, True)  # per downsampling level: also halve t
     latent_channels: int = 16
     mid_attention: bool = True  # spatial + temporal attention in the middle blocks
+    # False: no temporal attention (with temporal_kernel 1 and no temporal downsampling the model is frame-wise: the
+    # spatial upsampler's image VAE, codec kind `image_vae`)
+    temporal_attention: bool = True
     num_groups: int = 32
     temporal_kernel: int = 3
     # Temporal convs start as the identity (centre tap 1) and temporal attention outputs start at zero, so an image

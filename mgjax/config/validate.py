@@ -25,9 +25,11 @@ def positive(name: str, value: int | float) -> None:
 def validate(cfg: Config) -> None:
     """The task-independent sections."""
     validate_text(cfg)
-    if cfg.codec.kind == "tae":
+    if cfg.codec.kind in ("tae", "image_vae"):
         validate_tae(cfg.codec.tae, "codec.tae")
         validate_tae_codec(cfg.codec)
+    if cfg.codec.kind == "image_vae":
+        validate_image_vae(cfg.codec.tae, "codec.tae")
     validate_data(cfg.data)
     validate_sample(cfg)
     o = cfg.optim
@@ -148,6 +150,15 @@ def validate_tae(tae: TAEConfig, where: str) -> None:
                         f"0 <= overlap < tile")
 
 
+def validate_image_vae(tae: TAEConfig, where: str) -> None:
+    """An image VAE encodes each frame on its own: nothing in it may mix frames, and its tiles do not overlap."""
+    if any(tae.temporal_downsample) or tae.temporal_kernel != 1 or (tae.mid_attention and tae.temporal_attention):
+        raise UserError(f"{where} is not frame-wise: an image VAE needs temporal_downsample all False, "
+                        f"temporal_kernel=1 and temporal_attention=False")
+    if tae.decode_tile_overlap:
+        raise UserError(f"{where}.decode_tile_overlap must be 0 for an image VAE (its frames decode on their own)")
+
+
 def validate_tae_codec(c: CodecConfig) -> None:
     factors = tae_compression(c.tae)
     if tuple(c.factors) != factors or c.latent_channels != c.tae.latent_channels:
@@ -254,4 +265,7 @@ def validate_sample(cfg: Config) -> None:
         raise UserError(f"sample.linear_steps ({s.linear_steps}) must be in (0, sample.num_steps={s.num_steps})")
     if s.schedule == "linear_quadratic" and s.linear_reference_steps < s.num_steps:
         raise UserError("sample.linear_reference_steps must be >= sample.num_steps")
+    if s.window_frames < 1 or not 0 <= s.window_overlap < s.window_frames:
+        raise UserError(f"sample.window_frames ({s.window_frames}) must be >= 1 and sample.window_overlap "
+                        f"({s.window_overlap}) in [0, window_frames)")
 

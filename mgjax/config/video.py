@@ -52,12 +52,15 @@ class VideoModelConfig:
 
 
 # name: (layers, width, FFN width, heads). Only 30B is the paper's (v1 Table 1); the paper's 5B/9B/17B shapes were
-# not published, so 1B and 5B are the MindSpore reproduction's choices; tiny and micro are CPU sizes.
+# not published, so 1B and 5B are the MindSpore reproduction's choices; tiny and micro are CPU sizes. 7B is the spatial
+# upsampler's size (paper §3.1.7 gives 7B and no shape): the 5B reproduction's depth (32), the 30B's head dim (128),
+# the width that makes 7B with an FFN of 3x the width (docs/upsample.md).
 VIDEO_MODEL_SIZES: dict[str, tuple[int, int, int, int]] = {
     "micro": (2, 32, 64, 2),
     "tiny": (4, 128, 384, 4),
     "1B": (24, 1536, 4096, 16),
     "5B": (32, 3072, 8192, 24),
+    "7B": (32, 3584, 10752, 28),
     "30B": (48, 6144, 16384, 48),
 }
 

@@ -181,7 +181,8 @@ def procedural_canvas(rng: np.random.Generator, height: int, width: int) -> np.n
 
 
 class NaturalClips:
-    """Random-access, picklable source of {"video": uint8 (t h w 3)} samples (no captions)."""
+    """Random-access, picklable source of {"video": uint8 (t h w 3), "caption"} samples (only Moving Shapes clips
+    have captions)."""
 
     def __init__(self, split: str = "train", *, num_frames: int = 8, height: int = 32, width: int = 32, seed: int = 0,
                  length: int = 1_000_000, mix: NaturalClipsConfig = NaturalClipsConfig(),
@@ -214,10 +215,12 @@ class NaturalClips:
         return self._content(index)[2]
 
     def __getitem__(self, index: int) -> dict:
+        """{"video", "caption"}: Moving Shapes clips keep their captions, the rest have the empty one."""
         rng, kind, photo = self._content(index)
         if kind == "shapes":
-            return {"video": self.shapes[index]["video"]}
-        return {"video": self._photo_clip(photo, rng) if photo else self._procedural_clip(rng)}
+            item = self.shapes[index]
+            return {"video": item["video"], "caption": item["caption"]}
+        return {"video": self._photo_clip(photo, rng) if photo else self._procedural_clip(rng), "caption": ""}
 
     def _content(self, index: int) -> tuple[np.random.Generator, str, str | None]:
         """(the clip's rng, its kind, its photo or None)."""

@@ -202,6 +202,15 @@ def decode_clip(path: pathlib.Path, start: float, num_frames: int, fps: float, h
     return resize_crop(np.stack(frames), height, width)
 
 
+def count_frames(path: pathlib.Path) -> int:
+    """Video frames in a file, counted from its packets (no decoding)."""
+    try:
+        with av.open(str(path)) as container:
+            return sum(1 for packet in container.demux(video=0) if packet.size)
+    except Exception as e:  # av.error.* for corrupt containers
+        raise BadSample(f"undecodable video ({type(e).__name__})") from None
+
+
 def _end(stream, container) -> float:
     if stream.duration is not None:
         return float(stream.duration * stream.time_base)

@@ -18,7 +18,7 @@ from flax import nnx
 from mgjax.config.schema import Config
 from mgjax.data.edit_loader import write_backtranslated
 from mgjax.data.shape_edits import EDIT_TYPES, TASKS, ShapeEdits, backward_edit, is_heldout, render_scene
-from mgjax.data.video_files import IMAGE_SUFFIXES, BadSample, decode_clip, decode_image, probe
+from mgjax.data.video_files import IMAGE_SUFFIXES, BadSample, count_frames, decode_clip, decode_image, probe
 from mgjax.errors import UserError
 from mgjax.flow.path import model_velocity
 from mgjax.flow.sampler import euler_sample_mixed, guidance_weights
@@ -128,17 +128,6 @@ def read_input(path: str | pathlib.Path, num_frames: int, height: int, width: in
         return decode_clip(path, 0.0, num_frames, num_frames / info.duration, height, width)
     except BadSample as e:
         raise UserError(f"cannot read --input {path}: {e}") from None
-
-
-def count_frames(path: pathlib.Path) -> int:
-    """Video frames in a file, counted from its packets (no decoding)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            return sum(1 for packet in container.demux(video=0) if packet.size)
-    except Exception as e:  # av.error.* for corrupt containers
-        raise BadSample(f"undecodable video ({type(e).__name__})") from None
 
 
 def backtranslate(cfg: Config, workdir, out: str | pathlib.Path, num: int, seed: int = 0,

@@ -1,6 +1,8 @@
 """The codec protocol: every registered kind's latents have the shape its geometry declares, and the geometry covers
 the layouts the coming codecs need (images, audio)."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from conftest import CONFIGS
 from mgjax.checkpoint.restore import load_codec
 from mgjax.config import CodecConfig, MeshConfig, TAEConfig
 from mgjax.config.geometry import CODEC_GEOMETRY, LatentGeometry, codec_geometry, latent_grid
+from mgjax.config.validate import validate_image_vae
 from mgjax.errors import UserError
 from mgjax.models.codec import CODECS, pixels_to_unit, unit_to_pixels
 from mgjax.parallel.mesh import make_mesh
@@ -16,7 +19,7 @@ from mgjax.train.tasks import load_config
 
 
 def test_every_codec_kind_has_a_geometry_and_a_registered_class():
-    assert set(CODECS) == set(CODEC_GEOMETRY) == {"space_to_depth", "tae"}
+    assert set(CODECS) == set(CODEC_GEOMETRY) == {"space_to_depth", "tae", "image_vae"}
 
 
 @pytest.mark.parametrize("frames", [1, 4, 7, 8])
@@ -33,6 +36,25 @@ def test_latents_have_the_declared_shape(frames):
             assert z.shape[1:] == codec.geometry.latent_shape(frames, 32, 32) == latent_grid(cfg, frames, 32, 32)
             assert codec.decode(z, frames).shape == video.shape
     assert codec_geometry(tae).latent_shape(frames, 32, 32) == (-(-frames // 4), 8, 8, 16)
+
+
+def test_the_image_vae_is_frame_wise():
+    """The committed image VAE (the upsampler's codec): latent frames = pixel frames, and a clip's latents are its
+    frames' latents encoded one by one (nothing mixes frames), for clips longer than a tile too."""
+    cfg = load_config(CONFIGS / "shapes_t2i_tiny.py").codec
+    video = np.random.default_rng(0).uniform(-1, 1, (1, 19, 16, 24, 3)).astype(np.float32)
+    with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
+        codec = load_codec(cfg)
+        z = codec.encode(video)
+        assert z.shape == (1, 19, 4, 6, 16) == (1,) + codec.geometry.latent_shape(19, 16, 24)
+        alone = np.concatenate([np.asarray(codec.encode(video[:, i:i + 1])) for i in (0, 17, 18)], axis=1)
+        np.testing.assert_allclose(np.asarray(z)[:, [0, 17, 18]], alone, atol=2e-5)
+        back = codec.decode(z, 19)
+        alone = np.asarray(codec.decode(z[:, 17:18], 1))
+        np.testing.assert_allclose(np.asarray(back)[:, 17:18], alone, atol=2e-5)
+    temporal = CodecConfig(kind="image_vae", factors=(1, 4, 4), tae=dataclasses.replace(cfg.tae, temporal_kernel=3))
+    with pytest.raises(UserError, match="not frame-wise"):
+        validate_image_vae(temporal.tae, "codec.tae")
 
 
 def test_geometry_layouts_for_images_and_audio():

@@ -37,8 +37,8 @@ class MidBlock(nnx.Module):
         self.res1 = ResBlock(channels, channels, **_res_kw(cfg, rngs))
         if cfg.mid_attention:
             self.spatial_attn = SpatialAttention(channels, cfg.num_groups, **_kw(cfg, rngs))
-            self.temporal_attn = TemporalAttention(channels, cfg.num_groups, cfg.temporal_identity_init,
-                                                   **_kw(cfg, rngs))
+            self.temporal_attn = (TemporalAttention(channels, cfg.num_groups, cfg.temporal_identity_init,
+                                                    **_kw(cfg, rngs)) if cfg.temporal_attention else None)
         else:
             self.spatial_attn = self.temporal_attn = None
         self.res2 = ResBlock(channels, channels, **_res_kw(cfg, rngs))
@@ -46,7 +46,9 @@ class MidBlock(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         x = self.res1(x)
         if self.spatial_attn is not None:
-            x = self.temporal_attn(self.spatial_attn(x))
+            x = self.spatial_attn(x)
+        if self.temporal_attn is not None:
+            x = self.temporal_attn(x)
         return self.res2(x)
 
 

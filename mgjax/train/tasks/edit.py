@@ -4,13 +4,9 @@ animated image edits and segmentation, then backtranslated edits, each mixed wit
 
 from __future__ import annotations
 
-import pathlib
-import shutil
-
 import jax
 import jax.numpy as jnp
 
-from mgjax.checkpoint.surgery import parse_run
 from mgjax.config.edit import EditModelConfig
 from mgjax.config.schema import Config
 from mgjax.data.edit_loader import edit_batches
@@ -18,7 +14,6 @@ from mgjax.data.shape_edits import EDIT_TYPES, TASKS, ShapeEdits
 from mgjax.data.t2v_loader import caption_corpus_for
 from mgjax.errors import UserError
 from mgjax.models.edit import build_editor
-from mgjax.models.text.stack import load_or_train_tokenizers, tokenizer_file
 from mgjax.parallel.rules import video_rules
 from mgjax.parallel.sharding import batch_sharding
 from mgjax.train.edit_step import make_edit_step
@@ -52,18 +47,8 @@ class EditTask(TextToVideoTask):
         if not 0 <= e.segment_prob <= 1 or not 0 <= e.source_drop_prob <= 1:
             raise UserError("data.edit.segment_prob and source_drop_prob must be in [0, 1]")
 
-    def load_tokenizers(self, workdir) -> list:
-        """A child run reads its instructions with its parent's tokenizers (the token ids its weights were trained
-        on): they are copied into the workdir first. A run from scratch trains them on captions and instructions."""
-        cfg, spec = self.cfg, self.cfg.train.init_from
-        if spec and workdir is not None:
-            parent = parse_run(spec)[0]
-            for e in cfg.text.encoders:
-                mine, theirs = tokenizer_file(workdir, e), tokenizer_file(parent, e)
-                if not mine.exists() and theirs.is_file():
-                    pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(theirs, mine)
-        return load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=None if spec else lambda: corpus(cfg))
+    def tokenizer_corpus(self) -> list[str]:
+        return corpus(self.cfg)
 
     def build_model(self):
         return build_editor(self.cfg)

@@ -3,12 +3,15 @@ of the configured codec, from Moving Shapes, a video folder or precomputed laten
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from mgjax.checkpoint.restore import load_codec
-from mgjax.checkpoint.surgery import read_parent, transplant
+from mgjax.checkpoint.surgery import parse_run, read_parent, transplant
 from mgjax.config.data import AUDIO_SOURCES
 from mgjax.config.geometry import codec_geometry, video_tokens
 from mgjax.config.schema import Config
@@ -19,7 +22,7 @@ from mgjax.data.t2v_loader import caption_corpus_for, t2v_batches
 from mgjax.errors import UserError
 from mgjax.models.t2v import TextToVideo, build_model, split_model, trainable_filter
 from mgjax.models.tae.model import TemporalAutoencoder
-from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers, load_pretrained_encoders
+from mgjax.models.text.stack import encode_prompts, load_or_train_tokenizers, load_pretrained_encoders, tokenizer_file
 from mgjax.models.video.flops import forward_flops
 from mgjax.parallel.report import check_sharded_enough, sharding_report
 from mgjax.parallel.rules import VIDEO_RULES, video_rules
@@ -47,15 +50,19 @@ class TextToVideoTask(Task):
     def validate(cls, cfg: Config) -> None:
         super().validate(cfg)
         m, c = cfg.model, cfg.codec
-        if cfg.data.source == "natural_clips" or cfg.data.source in AUDIO_SOURCES:
-            raise UserError(f"data.source={cfg.data.source} has no captions (it trains codecs); text-to-video trains "
-                            "on moving_shapes, latents, video_folder or tfds")
+        cls.check_source(cfg)
         validate_video_model(m)
         validate_clip_geometry(cfg.data, c, m)
         channels = codec_geometry(c).channels
         if m.in_channels != channels:
             raise UserError(f"model.in_channels ({m.in_channels}) must equal the codec's latent channels ({channels})")
         check_mesh_divides(cfg, {a: s for a, s in cfg.mesh.axes().items() if s > 0})  # the axes known so far
+
+    @classmethod
+    def check_source(cls, cfg: Config) -> None:
+        if cfg.data.source == "natural_clips" or cfg.data.source in AUDIO_SOURCES:
+            raise UserError(f"data.source={cfg.data.source} has no captions (it trains codecs); text-to-video trains "
+                            "on moving_shapes, latents, video_folder or tfds")
 
     def __init__(self, cfg: Config, workdir=None, *, abstract: bool = False):
         super().__init__(cfg, workdir, abstract=abstract)
@@ -67,7 +74,20 @@ class TextToVideoTask(Task):
         self.null_tokens = null_prompt_tokens(cfg, self.tokenizers)
 
     def load_tokenizers(self, workdir) -> list:
-        return load_or_train_tokenizers(self.cfg.text.encoders, workdir, corpus=lambda: caption_corpus_for(self.cfg))
+        """A child run (train.init_from) reads its text with its parent's tokenizers (the token ids its weights were
+        trained on): they are copied into the workdir first. A run from scratch trains them on `tokenizer_corpus`."""
+        cfg, spec = self.cfg, self.cfg.train.init_from
+        if spec and workdir is not None:
+            parent = parse_run(spec)[0]
+            for e in cfg.text.encoders:
+                mine, theirs = tokenizer_file(workdir, e), tokenizer_file(parent, e)
+                if not mine.exists() and theirs.is_file():
+                    pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(theirs, mine)
+        return load_or_train_tokenizers(cfg.text.encoders, workdir, corpus=None if spec else self.tokenizer_corpus)
+
+    def tokenizer_corpus(self) -> list[str]:
+        return caption_corpus_for(self.cfg)
 
     def build_model(self) -> TextToVideo:
         return build_model(self.cfg)
@@ -147,7 +167,7 @@ class TextToVideoTask(Task):
     def report(self) -> dict:
         cfg = self.cfg
         params = parameter_counts(cfg, self.abstract_state(one_device_mesh()))
-        if cfg.codec.kind == "tae":
+        if cfg.codec.kind in ("tae", "image_vae"):
             params.update(tae_parameter_counts(cfg))
         tokens = video_tokens(cfg)
         flops = forward_flops(cfg.model, cfg.text.encoders, tokens["video_tokens"], tokens["text_tokens"])
@@ -198,10 +218,13 @@ def parameter_counts(cfg: Config, state: dict) -> dict[str, int]:
 
 
 def tae_parameter_counts(cfg: Config) -> dict[str, int]:
+    """The codec's encoder and decoder (a TAE, or the upsampler's frame-wise image VAE), named by its kind."""
     with jax.set_mesh(one_device_mesh()):
         model = nnx.eval_shape(lambda: TemporalAutoencoder(cfg.codec.tae, rngs=nnx.Rngs(0)))
     params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    return {"tae/encoder": count(params["encoder"]), "tae/decoder": count(params["decoder"]), "tae": count(params)}
+    kind = cfg.codec.kind
+    return {f"{kind}/encoder": count(params["encoder"]), f"{kind}/decoder": count(params["decoder"]),
+            kind: count(params)}
 
 
 def null_prompt_tokens(cfg: Config, tokenizers) -> list[tuple[jax.Array, jax.Array]]:
