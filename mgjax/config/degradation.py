@@ -24,17 +24,17 @@ class DegradationRound:
     kernel_probs: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
     sinc_prob: float = 0.1
     kernel_sizes: tuple[int, int] = (7, 15)  # odd sizes drawn from this range (Real-ESRGAN: 7-21 for 4x)
-    sigma: tuple[float, float] = (0.2, 1.5)  # Real-ESRGAN: (0.2, 3), then (0.2, 1.5)
+    sigma: tuple[float, float] = (0.2, 1.2)  # Real-ESRGAN: (0.2, 3), then (0.2, 1.5)
     beta_gaussian: tuple[float, float] = (0.5, 4.0)
     beta_plateau: tuple[float, float] = (1.0, 2.0)
     resize_probs: tuple[float, float, float] = (0.2, 0.7, 0.1)  # up, down, keep (Real-ESRGAN: the same)
-    resize_scale: tuple[float, float] = (0.5, 1.5)  # Real-ESRGAN: (0.15, 1.5), then (0.3, 1.2)
+    resize_scale: tuple[float, float] = (0.6, 1.2)  # Real-ESRGAN: (0.15, 1.5), then (0.3, 1.2)
     gaussian_noise_prob: float = 0.5  # otherwise Poisson noise (Real-ESRGAN: 0.5)
-    noise_sigma: tuple[float, float] = (1.0, 10.0)  # in 8-bit levels (Real-ESRGAN: (1, 30), then (1, 25))
-    poisson_scale: tuple[float, float] = (0.05, 1.0)  # Real-ESRGAN: (0.05, 3), then (0.05, 2.5)
+    noise_sigma: tuple[float, float] = (1.0, 6.0)  # in 8-bit levels (Real-ESRGAN: (1, 30), then (1, 25))
+    poisson_scale: tuple[float, float] = (0.05, 0.5)  # Real-ESRGAN: (0.05, 3), then (0.05, 2.5)
     gray_noise_prob: float = 0.4
-    noise_prob: float = 1.0  # applied in every Real-ESRGAN round; lowered where a clean input should be common
-    jpeg_quality: tuple[int, int] = (60, 95)  # Real-ESRGAN: (30, 95)
+    noise_prob: float = 1.0  # Real-ESRGAN: 1.0 in both rounds
+    jpeg_quality: tuple[int, int] = (70, 95)  # Real-ESRGAN: (30, 95)
     jpeg_prob: float = 1.0
 
 
@@ -46,14 +46,14 @@ class DegradationConfig:
 
     enabled: bool = True  # False: the low-resolution input is the clip resized (antialiased bicubic), nothing else
     first: DegradationRound = DegradationRound()
-    second: DegradationRound = DegradationRound(blur_prob=0.8, sigma=(0.2, 0.8), resize_probs=(0.3, 0.4, 0.3),
-                                                resize_scale=(0.6, 1.2), noise_sigma=(1.0, 8.0),
-                                                poisson_scale=(0.05, 0.8))
+    second: DegradationRound = DegradationRound(blur_prob=0.5, sigma=(0.2, 0.6), resize_probs=(0.3, 0.4, 0.3),
+                                                resize_scale=(0.85, 1.15), noise_prob=0.5, noise_sigma=(1.0, 4.0),
+                                                poisson_scale=(0.05, 0.4))
     # Each round's four operations run in a random order (BSRGAN's shuffle) when set; Real-ESRGAN's fixed order
     # (blur, resize, noise, JPEG) when not.
     shuffle: bool = True
-    final_sinc_prob: float = 0.8  # Real-ESRGAN: 0.8, cut-off U(pi/3, pi)
-    final_jpeg: tuple[int, int] = (60, 95)
+    final_sinc_prob: float = 0.3  # Real-ESRGAN: 0.8, cut-off U(pi/3, pi)
+    final_jpeg: tuple[int, int] = (70, 95)  # Real-ESRGAN: (30, 95)
     # With this probability a clip skips the degradations and is only resized, so the model also sees clean inputs
     # (a generated video is often clean); paper silent.
-    clean_prob: float = 0.1
+    clean_prob: float = 0.2

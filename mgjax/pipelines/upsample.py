@@ -77,10 +77,10 @@ class UpsampleSampler(T2VSampler):
 
     def upsample(self, videos: np.ndarray, prompts: Sequence[str] | None = None, seed: int | None = None,
                  num_steps: int | None = None, cfg_scale: float | None = None, overlap: int | None = None,
-                 progress: bool = True, first_index: int = 0) -> np.ndarray:
+                 ramp: str | None = None, progress: bool = True, first_index: int = 0) -> np.ndarray:
         """videos: uint8 (b, t, h, w, 3), any t >= 1 -> uint8 (b, t, scale h, scale w, 3). `prompts`: what the clips
-        show, if known (a generated clip's prompt); default the empty prompt. `overlap`: frames shared by neighbouring
-        windows (default sample.window_overlap)."""
+        show, if known (a generated clip's prompt); default the empty prompt. `overlap`, `ramp`: frames shared by
+        neighbouring windows and their blend (default sample.window_overlap, sample.window_ramp)."""
         s, m = self.cfg.sample, self.cfg.model
         b, frames, h, w, _ = videos.shape
         self.check_size(h, w)
@@ -102,7 +102,8 @@ class UpsampleSampler(T2VSampler):
                                   for i in range(0, frames, chunk)], axis=1)
             latents = multidiffusion_sample(self.window_velocity(scale), self.weights, put(noise), schedule, put(low),
                                             put(text), s.window_frames,
-                                            s.window_overlap if overlap is None else overlap, s.window_ramp,
+                                            s.window_overlap if overlap is None else overlap,
+                                            s.window_ramp if ramp is None else ramp,
                                             progress=progress)
             out = [np.asarray(self._decode(latents[:, i:i + chunk])) for i in range(0, frames, chunk)]
         return np.concatenate(out, axis=1)

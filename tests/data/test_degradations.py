@@ -52,7 +52,7 @@ def test_drawn_parameters_stay_in_their_ranges():
                 assert kind in ("gaussian", "poisson") and 0 < strength <= hi
             elif op[0] == "jpeg":
                 assert min(first.jpeg_quality[0], cfg.final_jpeg[0]) <= op[1] <= 95
-    assert seen["blur"] > 300 and seen["noise"] == 600 and seen["jpeg"] == 900
+    assert seen["blur"] > 300 and 360 <= seen["noise"] <= 540 and seen["jpeg"] == 900  # round 2: noise half the time
 
 
 def test_clean_share_and_disabled_degradation(clip):
@@ -92,4 +92,4 @@ def test_degradations_remove_detail(clip):
         return float(np.mean((back - clip / 255.0) ** 2))
     clean = np.mean([err(DegradationConfig(enabled=False), s) for s in range(6)])
     degraded = np.mean([err(DegradationConfig(clean_prob=0.0), s) for s in range(6)])
-    assert degraded > 1.3 * clean
+    assert degraded > 1.15 * clean

@@ -12,7 +12,10 @@ from mgjax.checkpoint.restore import load_codec
 from mgjax.config import CodecConfig, MeshConfig, TAEConfig
 from mgjax.config.geometry import CODEC_GEOMETRY, LatentGeometry, codec_geometry, latent_grid
 from mgjax.config.validate import validate_image_vae
+from mgjax.data.natural_clips import NaturalClips
 from mgjax.errors import UserError
+from mgjax.eval.metrics import psnr
+from mgjax.eval.recon_baseline import bicubic_roundtrip
 from mgjax.models.codec import CODECS, pixels_to_unit, unit_to_pixels
 from mgjax.parallel.mesh import make_mesh
 from mgjax.train.tasks import load_config
@@ -55,6 +58,18 @@ def test_the_image_vae_is_frame_wise():
     temporal = CodecConfig(kind="image_vae", factors=(1, 4, 4), tae=dataclasses.replace(cfg.tae, temporal_kernel=3))
     with pytest.raises(UserError, match="not frame-wise"):
         validate_image_vae(temporal.tae, "codec.tae")
+
+
+def test_the_committed_image_vae_beats_bicubic_on_photos_it_never_saw():
+    """assets/image_vae_tiny (configs/image_vae_tiny.py) reconstructs 64x64 frames of the held-out photos well above
+    downsampling them 4x and upsampling bicubically (eval: +5.8 dB; an untrained VAE is far below)."""
+    cfg = load_config(CONFIGS / "shapes_t2i_tiny.py").codec
+    clips = NaturalClips("heldout", num_frames=2, height=64, width=64, seed=3)
+    truth = np.stack([clips[i]["video"] for i in range(6)])
+    with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
+        codec = load_codec(cfg)
+        recon = np.asarray(unit_to_pixels(codec.decode(codec.encode(pixels_to_unit(truth)), 2)))
+    assert np.mean(psnr(truth, recon)) > np.mean(psnr(truth, bicubic_roundtrip(truth, 4))) + 3.0
 
 
 def test_geometry_layouts_for_images_and_audio():
