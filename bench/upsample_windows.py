@@ -1,13 +1,14 @@
 """Spatial upsampling with MultiDiffusion windows: seconds and peak memory against clip length, beside one pass over
-the whole clip.
+the whole clip where the model can take it.
 
-`python bench/upsample_windows.py [--config configs/shapes_upsample_tiny.py] [--frames 16 64 256] [--steps 20]
+`python bench/upsample_windows.py [--config configs/shapes_upsample_tiny.py] [--frames 14 16 64 256] [--steps 20]
 [--repeats 1] [--max-single-pass-frames 64]`
 
 Each length runs the sampler's Euler step (`flow/multidiffusion.make_window_step`: the model on one window at a time,
 `sample.window_frames` frames sharing `sample.window_overlap`, blended) for `--steps` steps, after the image VAE has
 encoded the bilinearly upsampled input and before it decodes, both `window_frames` frames at a time (what
-`pipelines/upsample.py` does). The single pass is the same step with one window as long as the clip. Peak and temp
+`pipelines/upsample.py` does). The single pass is the same step with one window as long as the clip, which only a
+clip no longer than the positional table (model.max_patches[0] frames, 14 here) can have. Peak and temp
 memory are XLA's accounting of the compiled step (arguments + outputs + temporaries, `compiled.memory_analysis()`):
 the latent state grows with the clip, the temporaries are the model's activations, which windows keep flat. Weights
 are random: speed and memory do not depend on them. Results go to BENCHMARKS.md.
@@ -24,7 +25,7 @@ import harness
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/shapes_upsample_tiny.py")
-    parser.add_argument("--frames", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--frames", type=int, nargs="+", default=[14, 16, 64, 256])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--max-single-pass-frames", type=int, default=64,
@@ -72,7 +73,9 @@ def main() -> None:
         decode = jax.jit(lambda z: codec.decode(z, z.shape[1]))
         for frames in args.frames:
             low_pixels = jax.random.uniform(jax.random.key(0), (1, frames) + low_size + (3,), minval=-1, maxval=1)
-            modes = [("windows", s.window_frames, s.window_overlap), ("single pass", frames, 0)]
+            modes = [("windows", s.window_frames, s.window_overlap)]
+            if frames <= m.max_patches[0] * m.patch_size[0]:  # one pass needs a positional row per frame
+                modes.append(("single pass", frames, 0))
             for mode, window, overlap in modes:
                 step = make_window_step(velocity, frames, window, overlap, s.window_ramp)
                 x = jnp.zeros((1, frames) + codec.geometry.latent_shape(1, d.height, d.width)[1:])
