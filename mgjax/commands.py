@@ -160,76 +160,38 @@ def _load_upsampler(workdir: str):
 
 def _sample_upsample(args, cfg):
     """Upsample --input (a video or image file): writes the upsampled clip and an input (bilinear) | output strip."""
-    import numpy as np
-
     from mgjax.errors import UserError
-    from mgjax.eval.upsample import resize_video
-    from mgjax.pipelines.upsample import UpsampleSampler, read_input
-    from mgjax.pipelines.video_io import check_free, sample_stems, write_video
+    from mgjax.pipelines.upsample import upsample_file
 
     if not args.input:
         raise UserError("an upsampler run upsamples a file: give --input VIDEO_OR_IMAGE (to upsample generated clips, "
                         "sample a text-to-video run with --upsample THIS_RUN)")
     if args.instruction:
         raise UserError("--instruction edits videos; this run (task upsample) upsamples them")
-    d, m, s = cfg.data, cfg.model, cfg.sample
-    seed = s.seed if args.seed is None else args.seed
-    steps = s.num_steps if args.steps is None else args.steps
-    identity = [json.dumps([args.input, args.prompt, seed, steps, args.cfg])]
-    stem = sample_stems([pathlib.Path(args.input).stem + "_upsampled"], args.out,
-                        pathlib.Path(args.workdir) / "samples", identity)[0]
-    strip_stem = stem.with_name(stem.name + "_side_by_side")
-    if not args.overwrite:
-        check_free([stem, strip_stem])
-    low, fps = read_input(args.input, d.height // m.scale, d.width // m.scale)
-    prompts = [args.prompt[0]] if args.prompt else None
-    high = UpsampleSampler(cfg, args.workdir).upsample(low[None], prompts, seed=seed, num_steps=steps,
-                                                       cfg_scale=args.cfg)[0]
-    fps = max(1, round(fps))
-    strip = np.concatenate([resize_video(low, d.height, d.width, "bilinear"), high], axis=2)
-    for path in write_video(stem, high, fps=fps) + write_video(strip_stem, strip, fps=fps):
-        print(f"wrote {path}  ({low.shape[0]} frames, {low.shape[2]}x{low.shape[1]} -> {high.shape[2]}x"
-              f"{high.shape[1]})", flush=True)
+    paths, what = upsample_file(cfg, args.workdir, args.input, prompt=args.prompt[0] if args.prompt else None,
+                                seed=args.seed, num_steps=args.steps, cfg_scale=args.cfg, out=args.out,
+                                overwrite=args.overwrite)
+    for path in paths:
+        print(f"wrote {path}  ({what})", flush=True)
 
 
 def _sample_edit(args, cfg):
     """Edit --input (or a clip the run generates from --prompt) by --instruction; writes the edit and an input |
     output strip."""
-    import numpy as np
-
-    from mgjax.data.shape_edits import TASKS, task_of
     from mgjax.errors import UserError
-    from mgjax.pipelines.edit import EditSampler, read_input, task_id
-    from mgjax.pipelines.video_io import check_free, sample_stems, write_video
+    from mgjax.pipelines.edit import edit_file
 
-    instruction = (args.instruction or "").strip()
-    if not instruction:
-        raise UserError("an edit run needs a non-empty --instruction, e.g. --instruction 'make the red circle blue'")
     if bool(args.input) == bool(args.prompt):
         raise UserError("give either --input FILE (a video or image to edit) or one --prompt (a clip to generate "
                         "and edit)")
     if args.prompt and len(args.prompt) > 1:
         raise UserError("an edit run edits one clip: give one --prompt")
-    task = args.task or task_of(instruction)
-    if task is None:
-        raise UserError(f"cannot tell the edit task from {instruction!r}; give --task, one of {', '.join(TASKS[1:])}")
-    task_id(task)  # an unknown --task is one line, before anything loads
-    d, s = cfg.data, cfg.sample
-    seed = s.seed if args.seed is None else args.seed
-    steps = s.num_steps if args.steps is None else args.steps
-    identity = [json.dumps([args.input or args.prompt[0], instruction, task, seed, steps, args.cfg, args.source_cfg])]
-    stem = sample_stems([f"{instruction}"], args.out, pathlib.Path(args.workdir) / "samples", identity)[0]
-    strip_stem = stem.with_name(stem.name + "_side_by_side")
-    if not args.overwrite:
-        check_free([stem, strip_stem])
-    video = read_input(args.input, d.num_frames, d.height, d.width) if args.input else None
-    sampler = EditSampler(cfg, args.workdir)
-    if video is None:
-        video = sampler.generate(args.prompt, seed=seed, num_steps=steps, cfg_scale=args.cfg)[0]
-    out = sampler.edit(video[None], [instruction], [task], seed=seed, num_steps=steps, cfg_scale=args.cfg,
-                       source_cfg_scale=args.source_cfg)[0]
-    for path in write_video(stem, out, fps=d.fps) + write_video(strip_stem, np.concatenate([video, out], 2), d.fps):
-        print(f"wrote {path}  ({instruction!r}, task {task})", flush=True)
+    paths, what = edit_file(cfg, args.workdir, args.instruction or "", path=args.input,
+                            prompt=args.prompt[0] if args.prompt else None, task=args.task, seed=args.seed,
+                            num_steps=args.steps, cfg_scale=args.cfg, source_cfg_scale=args.source_cfg, out=args.out,
+                            overwrite=args.overwrite)
+    for path in paths:
+        print(f"wrote {path}  ({what})", flush=True)
 
 
 @command("edit-backtranslate", "Movie Gen Edit stage III data: a stage II run edits clips with forward instructions; "

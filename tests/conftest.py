@@ -64,13 +64,14 @@ def micro_config(**train_overrides) -> Config:
 
 
 def upsample_config(**train):
-    """The micro backbone as a 2x upsampler: 8x8 inputs -> 16x16 outputs, windows of 8 frames sharing 2."""
+    """The micro backbone as a 2x upsampler with the conditioning skip (the tiny config's): 8x8 inputs -> 16x16
+    outputs, windows of 8 frames sharing 2."""
     from mgjax.config.data import UpsampleDataConfig
     from mgjax.config.upsample import upsampler_model
 
     cfg = micro_config(**train)
     return dataclasses.replace(
-        cfg, task="upsample", model=upsampler_model(cfg.model, scale=2),
+        cfg, task="upsample", model=upsampler_model(cfg.model, scale=2, cond_skip=True),
         data=dataclasses.replace(cfg.data, source="natural_clips", num_frames=4, batch_size=4,
                                  upsample=UpsampleDataConfig(tae_prob=0.0)),
         sample=dataclasses.replace(cfg.sample, cfg_scale=1.0, window_frames=8, window_overlap=2))

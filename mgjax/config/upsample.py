@@ -15,6 +15,10 @@ class UpsamplerModelConfig(VideoModelConfig):
     noisy latent on channels."""
 
     scale: int = 2  # output side / input side (paper: trained for 2x; the design works for any factor)
+    # A zero-initialised linear map from each patch of the conditioning latent straight to the output patch, scaled
+    # by (1 - t) so it speaks at the noise end and is silent at the data end (paper silent; not in the 7B config).
+    # Copying the input is then one linear map away instead of a path the stack must learn (docs/upsample.md).
+    cond_skip: bool = False
 
 
 def upsampler_model(base: VideoModelConfig, **overrides) -> UpsamplerModelConfig:

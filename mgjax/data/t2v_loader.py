@@ -7,6 +7,7 @@ images into video training).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from typing import Iterator, Sequence
@@ -70,6 +71,7 @@ class Tokenize:
     tokenizers: tuple
     fps: int | None
     precomputed: bool = False
+    truncated: collections.Counter = dataclasses.field(default_factory=collections.Counter, compare=False)
 
     def __call__(self, batch: dict) -> dict:
         if "text_mask_0" in batch and self.precomputed:  # the encoders' outputs came with the records
@@ -79,7 +81,7 @@ class Tokenize:
         captions = [str(c) for c in batch["caption"]]
         if self.fps is not None:
             captions = [with_fps_prefix(c, self.fps) for c in captions]
-        tokens = encode_prompts(captions, self.encoders, self.tokenizers)
+        tokens = encode_prompts(captions, self.encoders, self.tokenizers, self.truncated)
         arrays = {k: v for k, v in batch.items() if k != "caption"}  # "video", or precomputed "latent"
         return {**arrays, "text": [(t.ids, t.mask) for t in tokens]}
 

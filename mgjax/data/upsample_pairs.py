@@ -19,7 +19,8 @@ import numpy as np
 from mgjax.config.degradation import DegradationConfig
 from mgjax.config.schema import Config
 from mgjax.data.degradations import degrade
-from mgjax.data.t2v_loader import MappedBatches, Tokenize, iterate_steps, natural_source, shapes_source
+from mgjax.data.t2v_loader import (MappedBatches, StepToBatch, Tokenize, iterate_steps, natural_source,
+                                   shapes_source)
 from mgjax.data.video_pipeline import VideoFolderBatches
 
 SPLITS = ("train", "heldout_shapes", "heldout_real")
@@ -62,8 +63,8 @@ def upsample_pairs(cfg: Config, split: str = "train", images: bool = False) -> U
 
 def upsample_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0, num_steps: int | None = None,
                      state: dict | None = None) -> Iterator[dict]:
-    """Batches {"video", "source", "text"}. natural_clips: batch s holds pairs s*b .. s*b + b - 1 (every
-    `data.image_every`-th batch one-frame images, as the text-to-video mix). video_folder / tfds: the folder's
+    """Batches {"video", "source", "text"}. natural_clips: as the text-to-video mix (every `data.image_every`-th
+    batch one-frame images, the others the next b clip pairs). video_folder / tfds: the folder's
     bucketed clips (resumed from `state`), clip i of step s degraded by the generator of (seed, s, i)."""
     d = cfg.data
     if d.source in ("video_folder", "tfds"):  # real clips, bucketed; degraded in the main process as they arrive
@@ -74,21 +75,8 @@ def upsample_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0, num
         d.batch_size, drop_remainder=True)
     stop = cfg.train.steps if num_steps is None else start_step + num_steps
     ds = grain.MapDataset.range(start_step, stop).map(
-        StepToPairs(batched(False), batched(True) if d.image_every else None, d.image_every))
+        StepToBatch(batched(False), batched(True) if d.image_every else None, d.image_every))
     return iterate_steps(ds.map(Tokenize(tuple(cfg.text.encoders), tuple(tokenizers), None)), d)
-
-
-@dataclasses.dataclass(frozen=True)
-class StepToPairs:
-    videos: grain.MapDataset
-    images: grain.MapDataset | None
-    image_every: int
-
-    def __call__(self, step: int) -> dict:
-        step = int(step)
-        if self.images is not None and step % self.image_every == self.image_every - 1:
-            return dict(self.images[step // self.image_every])
-        return dict(self.videos[step])
 
 
 class FolderPairs:

@@ -26,24 +26,16 @@ from PIL import Image
 from mgjax.checkpoint.restore import load_codec
 from mgjax.config.data import NaturalClipsConfig
 from mgjax.config.schema import Config
-from mgjax.data.degradations import RESAMPLE
 from mgjax.data.natural_clips import NaturalClips
 from mgjax.data.upsample_pairs import UpsamplePairs, upsample_pairs
 from mgjax.eval.metrics import psnr, ssim
 from mgjax.flow.multidiffusion import window_length, window_starts
 from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.pipelines.upsample import UpsampleSampler
+from mgjax.pipelines.video_io import resize_video
 from mgjax.train.upsample_step import tae_count, tae_roundtrip
 
 SEAM_FRAMES = 64
-
-
-def resize_video(videos: np.ndarray, height: int, width: int, mode: str) -> np.ndarray:
-    """uint8 (..., h, w, 3) -> each frame resized by PIL (`bicubic`, `bilinear`, `nearest`)."""
-    kind = Image.Resampling.NEAREST if mode == "nearest" else RESAMPLE[mode]
-    flat = videos.reshape(-1, *videos.shape[-3:])
-    out = np.stack([np.asarray(Image.fromarray(f).resize((width, height), kind)) for f in flat])
-    return out.reshape(videos.shape[:-3] + out.shape[-3:])
 
 
 def scores(truth: np.ndarray, out: np.ndarray) -> dict:

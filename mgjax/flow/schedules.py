@@ -18,6 +18,8 @@ def linear_quadratic_schedule(num_steps: int = 50, linear_steps: int = 25, refer
     a = d / (L Q^2), b = tau / L - 2 d / Q^2, c = a L^2, Q = S - L.
     """
     s, lin = num_steps, linear_steps
+    if lin <= 0:  # no linear part to join (one step, or a caller asking for none): the plain linear schedule
+        return linear_schedule(s)
     tau = lin / reference_steps
     q = s - lin
     d = lin - tau * s

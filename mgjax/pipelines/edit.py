@@ -7,6 +7,7 @@ index), so the same seed gives the same output whatever the batching.
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Sequence
 
@@ -17,7 +18,8 @@ from flax import nnx
 
 from mgjax.config.schema import Config
 from mgjax.data.edit_loader import write_backtranslated
-from mgjax.data.shape_edits import EDIT_TYPES, TASKS, ShapeEdits, backward_edit, is_heldout, render_scene
+from mgjax.data.shape_edits import (EDIT_TYPES, TASKS, ShapeEdits, backward_edit, is_heldout, render_scene,
+                                   task_of)
 from mgjax.data.video_files import IMAGE_SUFFIXES, BadSample, count_frames, decode_clip, decode_image, probe
 from mgjax.errors import UserError
 from mgjax.flow.path import model_velocity
@@ -28,6 +30,7 @@ from mgjax.models.edit import build_editor
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
 from mgjax.pipelines.t2v import T2VSampler
+from mgjax.pipelines.video_io import check_free, sample_stems, write_video
 
 
 class EditSampler(T2VSampler):
@@ -128,6 +131,39 @@ def read_input(path: str | pathlib.Path, num_frames: int, height: int, width: in
         return decode_clip(path, 0.0, num_frames, num_frames / info.duration, height, width)
     except BadSample as e:
         raise UserError(f"cannot read --input {path}: {e}") from None
+
+
+def edit_file(cfg: Config, workdir, instruction: str, *, path: str | None = None, prompt: str | None = None,
+              task: str | None = None, seed: int | None = None, num_steps: int | None = None,
+              cfg_scale: float | None = None, source_cfg_scale: float | None = None, out: str | None = None,
+              overwrite: bool = False) -> tuple[list[pathlib.Path], str]:
+    """`sample.py` with an edit run: edits the video or image `path`, or a clip the run generates from `prompt`, by
+    `instruction`; writes the edit and an input | output strip (mp4 and gif each; never over an existing file unless
+    `overwrite`). `task`: the edit task, by default read from the instruction. Returns the files written and a line
+    saying what they hold."""
+    instruction = instruction.strip()
+    if not instruction:
+        raise UserError("an edit run needs a non-empty --instruction, e.g. --instruction 'make the red circle blue'")
+    task = task or task_of(instruction)
+    if task is None:
+        raise UserError(f"cannot tell the edit task from {instruction!r}; give --task, one of {', '.join(TASKS[1:])}")
+    task_id(task)  # an unknown task is one line, before anything loads
+    d, s = cfg.data, cfg.sample
+    seed = s.seed if seed is None else seed
+    num_steps = s.num_steps if num_steps is None else num_steps
+    identity = [json.dumps([path or prompt, instruction, task, seed, num_steps, cfg_scale, source_cfg_scale])]
+    stem = sample_stems([instruction], out, pathlib.Path(workdir) / "samples", identity)[0]
+    strip_stem = stem.with_name(stem.name + "_side_by_side")
+    if not overwrite:
+        check_free([stem, strip_stem])  # before the model loads
+    video = read_input(path, d.num_frames, d.height, d.width) if path else None
+    sampler = EditSampler(cfg, workdir)
+    if video is None:
+        video = sampler.generate([prompt], seed=seed, num_steps=num_steps, cfg_scale=cfg_scale)[0]
+    edited = sampler.edit(video[None], [instruction], [task], seed=seed, num_steps=num_steps, cfg_scale=cfg_scale,
+                          source_cfg_scale=source_cfg_scale)[0]
+    paths = write_video(stem, edited, fps=d.fps) + write_video(strip_stem, np.concatenate([video, edited], 2), d.fps)
+    return paths, f"{instruction!r}, task {task}"
 
 
 def backtranslate(cfg: Config, workdir, out: str | pathlib.Path, num: int, seed: int = 0,

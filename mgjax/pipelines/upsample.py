@@ -10,6 +10,7 @@ noise comes from fold_in(seed, its index): the same seed gives the same output w
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Sequence
 
@@ -31,6 +32,7 @@ from mgjax.models.upsampler import build_upsampler, condition_latent
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
 from mgjax.pipelines.t2v import T2VSampler
+from mgjax.pipelines.video_io import check_free, resize_video, sample_stems, write_video
 
 
 class UpsampleSampler(T2VSampler):
@@ -138,3 +140,26 @@ def read_input(path: str | pathlib.Path, height: int, width: int) -> tuple[np.nd
 def fit_frames(video: np.ndarray, height: int, width: int) -> np.ndarray:
     """A generated or decoded clip scaled to cover (height, width) and centre-cropped."""
     return video if video.shape[1:3] == (height, width) else resize_crop(video, height, width)
+
+
+def upsample_file(cfg: Config, workdir, path: str, *, prompt: str | None = None, seed: int | None = None,
+                  num_steps: int | None = None, cfg_scale: float | None = None, out: str | None = None,
+                  overwrite: bool = False) -> tuple[list[pathlib.Path], str]:
+    """`sample.py --upsample --input FILE` with the upsampler run `workdir`: writes the upsampled clip and an input
+    (bilinear) | output strip (mp4 and gif each; never over an existing file unless `overwrite`). Returns the files
+    written and a line saying what they hold."""
+    d, m, s = cfg.data, cfg.model, cfg.sample
+    seed = s.seed if seed is None else seed
+    num_steps = s.num_steps if num_steps is None else num_steps
+    identity = [json.dumps([path, [prompt] if prompt else None, seed, num_steps, cfg_scale])]
+    stem = sample_stems([pathlib.Path(path).stem + "_upsampled"], out, pathlib.Path(workdir) / "samples", identity)[0]
+    strip_stem = stem.with_name(stem.name + "_side_by_side")
+    if not overwrite:
+        check_free([stem, strip_stem])  # before the model loads
+    low, fps = read_input(path, d.height // m.scale, d.width // m.scale)
+    high = UpsampleSampler(cfg, workdir).upsample(low[None], [prompt] if prompt else None, seed=seed,
+                                                  num_steps=num_steps, cfg_scale=cfg_scale)[0]
+    fps = max(1, round(fps))
+    strip = np.concatenate([resize_video(low, d.height, d.width, "bilinear"), high], axis=2)
+    paths = write_video(stem, high, fps=fps) + write_video(strip_stem, strip, fps=fps)
+    return paths, f"{low.shape[0]} frames, {low.shape[2]}x{low.shape[1]} -> {high.shape[2]}x{high.shape[1]}"

@@ -10,6 +10,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from mgjax.data.degradations import RESAMPLE
 from mgjax.errors import UserError
 
 
@@ -62,6 +63,14 @@ def viewing_scale(height: int, width: int, min_side: int = 128) -> int:
 
 def _upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     return frames.repeat(scale, axis=1).repeat(scale, axis=2) if scale > 1 else frames
+
+
+def resize_video(videos: np.ndarray, height: int, width: int, mode: str) -> np.ndarray:
+    """uint8 (..., h, w, 3) -> each frame resized by PIL (`bicubic`, `bilinear`, `nearest`)."""
+    kind = Image.Resampling.NEAREST if mode == "nearest" else RESAMPLE[mode]
+    flat = videos.reshape(-1, *videos.shape[-3:])
+    out = np.stack([np.asarray(Image.fromarray(f).resize((width, height), kind)) for f in flat])
+    return out.reshape(videos.shape[:-3] + out.shape[-3:])
 
 
 def write_mp4(path: str | pathlib.Path, frames: np.ndarray, fps: int, scale: int = 1) -> pathlib.Path:

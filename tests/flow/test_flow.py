@@ -32,6 +32,11 @@ def test_linear_quadratic_schedule_is_the_papers():
     assert np.all(steps > 0)
 
 
+def test_one_step_schedule_goes_from_noise_to_data():
+    """`sample --num-steps 1` (the model's one-step estimate): no linear part to join, no division by zero."""
+    np.testing.assert_array_equal(linear_quadratic_schedule(1, 0, 250), [0.0, 1.0])
+
+
 def test_make_schedule_kinds():
     np.testing.assert_allclose(make_schedule("linear", 4), [0, 0.25, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(linear_schedule(2), [0, 0.5, 1])

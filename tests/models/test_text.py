@@ -1,4 +1,6 @@
+import collections
 import dataclasses
+import logging
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +35,20 @@ def test_truncation_is_counted_and_keeps_eos():
     tok = SentencePieceTokenizer.train(caption_corpus(num=500), 256, "bpe")
     batch = tok.encode(["a red circle moving left " * 10, "a red circle"], max_length=8)
     assert batch.num_truncated == 1 and batch.mask[0].all() and batch.ids[0, -1] == EOS_ID
+
+
+def test_a_loaders_truncations_are_reported_at_powers_of_ten(caplog):
+    """A training loader passes its running count: one line at the 1st, 10th, 100th... truncated caption, not one
+    line per batch."""
+    encoder = dataclasses.replace(micro_config().text.encoders[0], max_length=4)
+    tok = SentencePieceTokenizer.train(caption_corpus(num=500), 256, "bpe")
+    running = collections.Counter()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(12):
+            encode_prompts(["a red circle moving left " * 3], [encoder], [tok], running)
+    assert running[encoder.name] == 12
+    reports = [r.message for r in caplog.records if "truncated" in r.message]
+    assert len(reports) == 2 and reports[0].startswith("1 captions") and reports[1].startswith("10 captions")
 
 
 def test_tokenizers_are_saved_with_the_run_and_reloaded(tmp_path):

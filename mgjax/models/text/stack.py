@@ -8,6 +8,7 @@ configured `checkpoint` (Hugging Face safetensors) in, where a run starts fresh.
 
 from __future__ import annotations
 
+import collections
 import logging
 import pathlib
 from typing import Callable, Iterable, Sequence
@@ -111,13 +112,21 @@ def encoder_inputs(prompts: Sequence[str], cfg: TextEncoderConfig) -> list[str]:
 
 
 def encode_prompts(prompts: Sequence[str], encoders: Sequence[TextEncoderConfig],
-                   tokenizers: Sequence) -> list[TokenBatch]:
-    """Tokenize for every encoder; prompts longer than an encoder's limit are truncated and reported, never silently."""
+                   tokenizers: Sequence, truncated: collections.Counter | None = None) -> list[TokenBatch]:
+    """Tokenize for every encoder; prompts longer than an encoder's limit are truncated and reported, never silently.
+    `truncated`: a running count per encoder (a training loader's), reported each time it reaches 1, 10, 100, ...
+    instead of on every batch."""
     batches = []
     for cfg, tok in zip(encoders, tokenizers):
         batch = tok.encode(encoder_inputs(prompts, cfg), cfg.max_length)
-        if batch.num_truncated:
+        if batch.num_truncated and truncated is None:
             log.warning("%d of %d prompts exceed %s's %d tokens and were truncated", batch.num_truncated,
                         len(prompts), cfg.name, cfg.max_length)
+        elif batch.num_truncated:
+            before = truncated[cfg.name]
+            truncated[cfg.name] += batch.num_truncated
+            if before == 0 or len(str(truncated[cfg.name])) > len(str(before)):  # the first, or a new power of ten
+                log.warning("%d captions so far exceed %s's %d tokens and were truncated (reported again at each "
+                            "power of ten)", truncated[cfg.name], cfg.name, cfg.max_length)
         batches.append(batch)
     return batches
