@@ -44,6 +44,7 @@ class SpatialUpsampler(TextToVideo):
         with use_rules(video_rules(cfg.mesh.parallelism)):
             self.cond_skip = (linear(patch * m.cond_channels, patch * m.in_channels, (None, None), rngs=rngs,
                                      init=nnx.initializers.zeros_init()) if m.cond_skip else None)
+        self.cond_skip_gain = m.cond_skip_gain
 
     def __call__(self, latents: jax.Array, t: jax.Array, tokens: Sequence[tuple[jax.Array, jax.Array]],
                  low_latent: jax.Array, frame_offset: jax.Array | None = None) -> jax.Array:
@@ -59,7 +60,7 @@ class SpatialUpsampler(TextToVideo):
         """The conditioning latent's patches through `cond_skip`, back at the latent's shape."""
         pt, ph, pw = self.backbone.cfg.patch_size
         patches = rearrange(low_latent, "b (t pt) (h ph) (w pw) c -> b t h w (pt ph pw c)", pt=pt, ph=ph, pw=pw)
-        out = self.cond_skip(patches).astype(jnp.float32)
+        out = self.cond_skip(patches).astype(jnp.float32) * self.cond_skip_gain
         return rearrange(out, "b t h w (pt ph pw c) -> b (t pt) (h ph) (w pw) c", pt=pt, ph=ph, pw=pw)
 
 

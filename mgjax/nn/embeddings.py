@@ -77,6 +77,10 @@ class FactorizedPositionalEmbedding(nnx.Module):
         """grid (nt, nh, nw) -> (nt*nh*nw, d), ordered like the patch sequence (t, h, w). `t_start` (b,) ints: each
         sample's first row of the temporal table (clipped so the clip fits), giving (b, nt*nh*nw, d)."""
         nt, nh, nw = grid
+        have = (self.t.shape[0], self.h.shape[0], self.w.shape[0])
+        if nt > have[0] or nh > have[1] or nw > have[2]:
+            raise ValueError(f"a clip of {nt}x{nh}x{nw} patches exceeds the positional tables ({have[0]}x{have[1]}x"
+                             f"{have[2]}, model.max_patches): give a shorter or smaller clip, or a model built for it")
         if t_start is None:
             pe = self.t[:nt][:, None, None] + self.h[:nh][None, :, None] + self.w[:nw][None, None, :]
             return pe.reshape(nt * nh * nw, -1)

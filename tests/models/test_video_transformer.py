@@ -60,6 +60,13 @@ def test_positional_tables_start_as_sincos_of_the_configured_amplitude(cfg, devi
             assert abs(float(jnp.abs(table[...]).max()) - scale) < 1e-6  # cos(0) = 1 at position 0
 
 
+def test_a_clip_beyond_the_positional_tables_is_one_line(cfg, devices):
+    model = build(cfg, devices)
+    x, t, text = inputs(t=2 * cfg.max_patches[0] * cfg.patch_size[0])
+    with pytest.raises(ValueError, match="exceeds the positional tables"):
+        model(x, t, text)
+
+
 def test_no_biases_in_linear_layers(cfg, devices):
     params = nnx.to_pure_dict(nnx.state(build(cfg, devices), nnx.Param))
     paths = ["/".join(map(str, p)) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
