@@ -17,9 +17,9 @@ import dataclasses
 
 import numpy as np
 
-from mgjax.data.characters import (GRID, LIGHTS, PALETTE, SIZES, TILTS, body_coordinates, identity_cells)
+from mgjax.data.characters import GRID, LIGHTS, PALETTE, SIZES, TILTS, body_coordinates, identity_cells
 from mgjax.data.moving_shapes import COLORS
-from mgjax.eval.shapes_evaluator import MIN_CHROMA, MIN_MOTION, _drop_specks, _hue_chroma
+from mgjax.eval.shapes_evaluator import MIN_CHROMA, MIN_MOTION, _drop_specks, _hue_chroma, nearest_hue
 
 ANGLES = np.arange(-45.0, 45.0, 1.0)
 CELL_INNER = 0.3  # read a cell within this distance of its centre, in cell widths (0.5 would reach its edges)
@@ -47,8 +47,8 @@ class Reading:
 
 
 def _hue_labels(pixels: np.ndarray) -> np.ndarray:
-    hue = _hue_chroma(pixels / 255.0)[0]
-    return np.abs((hue[..., None] - _PALETTE_HUES + np.pi) % (2 * np.pi) - np.pi).argmin(-1)
+    """Nearest character palette colour of uint8-valued RGB pixels (..., 3) -> (...)."""
+    return nearest_hue(_hue_chroma(pixels / 255.0)[0], _PALETTE_HUES)
 
 
 def read_frame(frame: np.ndarray) -> dict | None:

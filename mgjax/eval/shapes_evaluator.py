@@ -133,13 +133,17 @@ def _hue_chroma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _PALETTE_HUES = _hue_chroma(np.array(list(COLORS.values())) / 255.0)[0]
 
 
+def nearest_hue(hue: np.ndarray, hues: np.ndarray) -> np.ndarray:
+    """Index of the nearest of `hues` (radians, around the circle) for each hue: (...) -> (...)."""
+    return np.abs((hue[..., None] - hues + np.pi) % (2 * np.pi) - np.pi).argmin(-1)
+
+
 def _palette_labels(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest palette hue index per pixel (-1 where too unsaturated: background), and chroma: (t h w) each."""
     hue, chroma = _hue_chroma(frames)
     saturated = chroma >= MIN_CHROMA
-    hue_gap = np.abs((hue[saturated][:, None] - _PALETTE_HUES + np.pi) % (2 * np.pi) - np.pi)
     labels = np.full(chroma.shape, -1)
-    labels[saturated] = hue_gap.argmin(-1)
+    labels[saturated] = nearest_hue(hue[saturated], _PALETTE_HUES)
     return labels, chroma
 
 
