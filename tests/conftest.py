@@ -77,6 +77,24 @@ def upsample_config(**train):
         sample=dataclasses.replace(cfg.sample, cfg_scale=1.0, window_frames=8, window_overlap=2))
 
 
+def clip_config(**train):
+    """A micro CLIP (towers of width 32 on 16x16 stills, embeddings of 32) that learns colours and shapes in 300
+    steps of 64 stills (~10 s)."""
+    from mgjax.config.clip import CLIPModelConfig
+    from mgjax.config.vision import VisionEncoderConfig
+
+    text = TextEncoderConfig(name="clip_text", kind="clip", vocab_size=256, width=32, num_layers=1, num_heads=2,
+                             head_dim=16, ffn_width=64, activation="gelu", norm_eps=1e-5, max_length=32,
+                             projection_dim=32, tokenizer_model="bpe", trainable=True, sharding="replicated")
+    vision = VisionEncoderConfig(image_size=16, patch_size=4, width=32, num_layers=2, num_heads=2, ffn_width=64,
+                                 activation="gelu", projection_dim=32)
+    return Config(name="micro_clip", task="clip", model=CLIPModelConfig(text=text, vision=vision),
+                  data=DataConfig(num_frames=1, height=16, width=16, fps_prefix=False, batch_size=64),
+                  optim=OptimConfig(learning_rate=3e-3, warmup_steps=20, decay="cosine", weight_decay=0.0),
+                  train=TrainConfig(**{"steps": 300, "log_every": 100, "checkpoint_every": 300, **train}),
+                  mesh=MeshConfig(data=-1))
+
+
 def randomized_model(devices, key: int = 1, cfg: Config | None = None):
     """The (micro) text-to-video model with every parameter perturbed, so its zero-initialised gates and head are open
     and each layer does something a test can see."""
@@ -121,6 +139,17 @@ def micro_run(tmp_path_factory, devices):
 
     workdir = tmp_path_factory.mktemp("micro_run")
     cfg = micro_config(steps=4, log_every=1, checkpoint_every=2)
+    train(cfg, workdir, devices=devices[:1], verbose=False)
+    return cfg, workdir
+
+
+@pytest.fixture(scope="session")
+def clip_run(tmp_path_factory, devices):
+    """(config, workdir) of the micro CLIP trained 300 steps: the vision encoder and evaluator other tests load."""
+    from mgjax.train.loop import train
+
+    workdir = tmp_path_factory.mktemp("clip_run")
+    cfg = clip_config()
     train(cfg, workdir, devices=devices[:1], verbose=False)
     return cfg, workdir
 

@@ -1,18 +1,25 @@
-"""Weights for inference: restore a module's parameters from a run or a safetensors export of one, and the codec a
-config names with its weights."""
+"""Weights for inference: restore a module's parameters from a run or a safetensors export of one, the codec a
+config names with its weights, and a trained CLIP (the learned evaluator other systems share)."""
 
 from __future__ import annotations
 
 import json
 import pathlib
 
+import jax
 from flax import nnx
 
 from mgjax.checkpoint.orbax import check_run, open_existing
 from mgjax.checkpoint.safetensors_weights import export_step, is_export, load_exported
+from mgjax.config.clip import CLIPModelConfig
 from mgjax.config.codec import CodecConfig
+from mgjax.config.load import read_json_config
+from mgjax.config.mesh import MeshConfig
 from mgjax.errors import UserError
+from mgjax.models.clip import CLIPModel, CLIPScorer
 from mgjax.models.codec import CODECS, LatentCodec
+from mgjax.models.text.stack import load_or_train_tokenizers
+from mgjax.parallel.mesh import make_mesh
 
 LATENT_STATS = "latent_stats.json"
 
@@ -67,3 +74,21 @@ def load_codec(cfg: CodecConfig) -> LatentCodec:
                         f"assets/tae_shapes, or `python -m mgjax train --config configs/tae_shapes.py --workdir DIR`)")
     check_weights(cfg.checkpoint)
     return kind.build(cfg, restore_params(kind.module(cfg), cfg.checkpoint), read_latent_stats(cfg.checkpoint))
+
+
+def load_clip(path: str | pathlib.Path, batch_size: int = 64) -> CLIPScorer:
+    """A trained CLIP (a `clip` task's run, or its export) for inference, replicated on the first device: its
+    config.json, its tokenizer and its weights (the run's latest intact step)."""
+    path = pathlib.Path(path)
+    config = path / "config.json"
+    task = json.loads(config.read_text()).get("task") if config.is_file() else None
+    if task != "clip":
+        what = f"a {task} run" if task else "not a run (no config.json)"
+        raise UserError(f"{str(path)!r} is {what}, not a CLIP: point at a `clip` run or its export (e.g. `python "
+                        f"train.py --config configs/shapes_clip_tiny.py --workdir DIR`)")
+    check_weights(path)
+    cfg = read_json_config(config, lambda _: {"model": CLIPModelConfig, "loss": None})
+    tokenizer = load_or_train_tokenizers((cfg.model.text,), path)[0]
+    with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
+        model = restore_params(CLIPModel(cfg.model, rngs=nnx.Rngs(0)), path)
+    return CLIPScorer(model, tokenizer, cfg.model, batch_size)

@@ -65,6 +65,17 @@ class EditDataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PT2VDataConfig:
+    """Personalized video's training data (paper §4.2; mgjax/data/characters.py): Characters clips with a reference
+    image of the same identity, masked onto flat grey."""
+
+    # The share of samples whose reference is cross-paired (the same identity still, centred, in another pose and
+    # lighting); the rest are paired (a masked frame of the clip itself). Paper: stages I-II paired, III cross-paired.
+    cross_pair_prob: float = 0.0
+    reference_drop_prob: float = 0.1  # references masked out of the context, so sampling can guide on them (silent)
+
+
+@dataclasses.dataclass(frozen=True)
 class UpsampleDataConfig:
     """The spatial upsampler's pairs (paper §3.1.7; mgjax/data/upsample_pairs.py): natural-content clips
     (`data.natural`, Moving Shapes as `data.shapes` draws them) at the output resolution, and their degraded
@@ -120,5 +131,6 @@ class DataConfig:
     audio: AudioDataConfig = AudioDataConfig()
     edit: EditDataConfig = EditDataConfig()
     upsample: UpsampleDataConfig = UpsampleDataConfig()
+    pt2v: PT2VDataConfig = PT2VDataConfig()
     seed: int = 0
     num_workers: int = 0

@@ -183,6 +183,14 @@ def t2v_batches(cfg: Config, tokenizers: Sequence, start_step: int = 0,
     return iterate_steps(_step_dataset(cfg, start_step, num_steps).map(tokenize), d)
 
 
+def still_batches(cfg: Config, encoder: TextEncoderConfig, tokenizer, start_step: int = 0,
+                  num_steps: int | None = None) -> Iterator[dict]:
+    """Moving Shapes stills with their captions tokenized for one encoder (CLIP's text tower): {"video": uint8
+    (b, 1, h, w, 3), "text": [(ids, mask)]}, on the same step-indexed schedule."""
+    tokenize = Tokenize((encoder,), (tokenizer,), None)
+    return iterate_steps(_step_dataset(cfg, start_step, num_steps).map(tokenize), cfg.data)
+
+
 def _video_only(batch: dict) -> dict:
     return {"video": batch["video"]}
 

@@ -42,11 +42,15 @@ class TextToVideo(nnx.Module):
 
 
 def trainable_filter(cfg: Config):
-    """An NNX filter selecting the parameters the optimizer updates: the backbone and any trainable encoder."""
+    """An NNX filter selecting the parameters the optimizer updates: the backbone and any trainable encoder (PT2V's
+    vision encoder where `model.vision_trainable`)."""
     frozen = {i for i, e in enumerate(cfg.text.encoders) if not e.trainable}
+    vision_frozen = not getattr(cfg.model, "vision_trainable", True)
 
     def is_trainable(path, value) -> bool:
         if not isinstance(value, nnx.Param):
+            return False
+        if vision_frozen and path[0] == "vision":
             return False
         return not (len(path) > 1 and path[0] == "text_encoders" and int(path[1]) in frozen)
 
