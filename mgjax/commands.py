@@ -77,7 +77,10 @@ def train(args):
          arg("--input", default=None, help="an edit run: the video or image file to edit"),
          arg("--instruction", default=None, help="an edit run: what to change, e.g. 'make the red circle blue'"),
          arg("--task", default=None, help="an edit run: the edit task (default: read from the instruction)"),
-         arg("--source-cfg", type=float, default=None, help="an edit run: guidance scale on the input video"),
+         arg("--source-cfg", type=float, default=None, help="an edit run: guidance scale on the input video; a "
+                                                                "personalized (pt2v) run: on the reference"),
+         arg("--reference", default=None, help="a personalized (pt2v) run: the subject's image (any size or mode; "
+                                               "transparency becomes the flat grey of training references)"),
          arg("--out", default=None, help="output file (FILE.mp4; FILE.gif is written beside it; numbered for several "
                                          "prompts) or a folder (ending in /); default WORKDIR/samples/ with a name "
                                          "per prompt and settings"),
@@ -104,6 +107,11 @@ def sample(args):
         return _sample_edit(args, cfg)
     if cfg.task == "upsample":
         return _sample_upsample(args, cfg)
+    if cfg.task == "pt2v":
+        return _sample_pt2v(args, cfg)
+    if args.reference:
+        raise UserError(f"--reference needs a personalized-video run (task pt2v); --workdir {args.workdir} is a "
+                        f"{cfg.task} run")
     if args.upsample == "":
         raise UserError(f"--upsample RUN: name the upsampler run (--workdir {args.workdir} is a {cfg.task} run)")
     if args.input or args.instruction:
@@ -192,6 +200,20 @@ def _sample_edit(args, cfg):
                             overwrite=args.overwrite)
     for path in paths:
         print(f"wrote {path}  ({what})", flush=True)
+
+
+def _sample_pt2v(args, cfg):
+    """Videos of --reference's subject, one per --prompt; each also beside its reference."""
+    from mgjax.errors import UserError
+    from mgjax.pipelines.pt2v import personalize_file
+
+    if not args.reference or not args.prompt:
+        raise UserError("a personalized-video run needs --reference IMAGE and at least one --prompt")
+    written = personalize_file(cfg, args.workdir, args.reference, args.prompt, seed=args.seed, num_steps=args.steps,
+                               cfg_scale=args.cfg, reference_cfg_scale=args.source_cfg, out=args.out,
+                               overwrite=args.overwrite)
+    for path, prompt in written:
+        print(f"wrote {path}  ({prompt!r})", flush=True)
 
 
 @command("edit-backtranslate", "Movie Gen Edit stage III data: a stage II run edits clips with forward instructions; "

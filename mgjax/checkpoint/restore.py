@@ -3,6 +3,7 @@ config names with its weights, and a trained CLIP (the learned evaluator other s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
@@ -15,6 +16,7 @@ from mgjax.config.clip import CLIPModelConfig
 from mgjax.config.codec import CodecConfig
 from mgjax.config.load import read_json_config
 from mgjax.config.mesh import MeshConfig
+from mgjax.config.vision import VisionEncoderConfig
 from mgjax.errors import UserError
 from mgjax.models.clip import CLIPModel, CLIPScorer
 from mgjax.models.codec import CODECS, LatentCodec
@@ -92,3 +94,15 @@ def load_clip(path: str | pathlib.Path, batch_size: int = 64) -> CLIPScorer:
     with jax.set_mesh(make_mesh(MeshConfig(), jax.devices()[:1])):
         model = restore_params(CLIPModel(cfg.model, rngs=nnx.Rngs(0)), path)
     return CLIPScorer(model, tokenizer, cfg.model, batch_size)
+
+
+def clip_vision_params(path: str | pathlib.Path, vision: VisionEncoderConfig) -> dict:
+    """The vision tower's weights (a pure dict) of the CLIP at `path`, which must be the tower `vision` describes."""
+    scorer = load_clip(path)
+    theirs, ours = (dataclasses.replace(v, checkpoint="") for v in (scorer.cfg.vision, vision))
+    if theirs != ours:
+        differ = [f"{f.name} {getattr(ours, f.name)} (the CLIP's {getattr(theirs, f.name)})"
+                  for f in dataclasses.fields(ours) if getattr(ours, f.name) != getattr(theirs, f.name)]
+        raise UserError(f"model.vision differs from the vision tower of the CLIP at {str(path)!r}: "
+                        f"{'; '.join(differ)}; copy that run's model.vision")
+    return nnx.to_pure_dict(scorer.params)["vision"]

@@ -33,7 +33,7 @@ class SampleConfig:
     linear_steps: int = 25  # steps taken from the linear schedule before the quadratic part
     linear_reference_steps: int = 250  # N of the linear schedule whose first steps are reused
     cfg_scale: float = 7.5
-    # Edit: guidance on the input video, InstructPix2Pix's image scale (paper silent); 1: none
+    # Edit: guidance on the input video, InstructPix2Pix's image scale; PT2V: on the reference (paper silent); 1: none
     source_cfg_scale: float = 1.5
     # The spatial upsampler: MultiDiffusion over windows of this many (latent = pixel) frames sharing `window_overlap`
     # frames, averaged at every step ("uniform", paper) or ramped across the overlap ("linear"); paper: 14 and 4.

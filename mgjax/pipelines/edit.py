@@ -29,7 +29,7 @@ from mgjax.models.codec import pixels_to_unit, unit_to_pixels
 from mgjax.models.edit import build_editor
 from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
-from mgjax.pipelines.t2v import T2VSampler
+from mgjax.pipelines.t2v import T2VSampler, in_chunks
 from mgjax.pipelines.video_io import check_free, sample_stems, write_video
 
 
@@ -96,15 +96,7 @@ class EditSampler(T2VSampler):
     def edit_batched(self, videos: np.ndarray, instructions: Sequence[str], tasks: Sequence[str], batch_size: int,
                      **kw) -> np.ndarray:
         """`edit` in fixed-size chunks (the last padded), so one compiled step serves every chunk."""
-        out = []
-        for i in range(0, len(videos), batch_size):
-            n = min(batch_size, len(videos) - i)
-            pad = batch_size - n
-            chunk = np.concatenate([videos[i:i + n]] + [videos[i + n - 1:i + n]] * pad)
-            words, names = list(instructions[i:i + n]) + [instructions[i + n - 1]] * pad, \
-                list(tasks[i:i + n]) + [tasks[i + n - 1]] * pad
-            out.append(self.edit(chunk, words, names, first_index=i, **kw)[:n])
-        return np.concatenate(out)
+        return in_chunks(batch_size, self.edit, np.asarray(videos), list(instructions), list(tasks), **kw)
 
 
 def task_id(name: str) -> int:

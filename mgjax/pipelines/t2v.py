@@ -27,6 +27,18 @@ from mgjax.parallel.rules import VIDEO_RULES
 from mgjax.parallel.sharding import put_batch
 
 
+def in_chunks(batch_size: int, run, *columns, **kw) -> np.ndarray:
+    """`run(*chunk_of_each_column, first_index=i, **kw)` over fixed-size chunks of the columns (arrays or lists; the
+    last chunk padded by repeating its last row), outputs concatenated: one compiled sampler serves every chunk."""
+    out, total = [], len(columns[0])
+    for i in range(0, total, batch_size):
+        n = min(batch_size, total - i)
+        pad = lambda c: (np.concatenate([c[i:i + n]] + [c[i + n - 1:i + n]] * (batch_size - n))
+                         if isinstance(c, np.ndarray) else list(c[i:i + n]) + [c[i + n - 1]] * (batch_size - n))
+        out.append(run(*map(pad, columns), first_index=i, **kw)[:n])
+    return np.concatenate(out)
+
+
 def _velocity(graphdef, flow: FlowConfig):
     def velocity(weights, x, t, tokens):
         params, rest = weights

@@ -12,7 +12,7 @@ from mgjax.errors import UserError
 from mgjax.eval.clip_retrieval import evaluate, summary
 from mgjax.tools.export import export_run
 from mgjax.train.tasks import validate
-from tests.conftest import clip_config
+from conftest import clip_config
 
 
 def test_micro_clip_retrieves_unseen_stills_far_above_chance(clip_run):

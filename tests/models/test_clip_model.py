@@ -15,7 +15,7 @@ from mgjax.config.load import load_config
 from mgjax.models.clip import CLIPModel, clip_pixels, contrastive_loss
 from mgjax.parallel.mesh import make_mesh
 from mgjax.train.tasks.base import count
-from tests.conftest import CONFIGS, clip_config
+from conftest import CONFIGS, clip_config
 
 
 def test_contrastive_loss_is_symmetric_and_scores_the_diagonal():

@@ -8,11 +8,11 @@ import pathlib
 from mgjax.config.load import load_config as load_config_file
 from mgjax.config.schema import Config
 from mgjax.config.validate import validate as validate_sections
-from mgjax.train.tasks import clip, dac_vae, edit, t2v, tae, upsample
+from mgjax.train.tasks import clip, dac_vae, edit, pt2v, t2v, tae, upsample
 from mgjax.train.tasks.base import Task
 from mgjax.train.tasks.registry import TASKS, get_task, register_task
 
-__all__ = ["TASKS", "Task", "clip", "dac_vae", "edit", "get_task", "load_config", "register_task", "t2v", "tae",
+__all__ = ["TASKS", "Task", "clip", "dac_vae", "edit", "get_task", "load_config", "pt2v", "register_task", "t2v", "tae",
            "task_for", "upsample", "validate"]
 
 

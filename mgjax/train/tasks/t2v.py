@@ -97,12 +97,17 @@ class TextToVideoTask(Task):
         configured checkpoints, then, with train.init_from, every parameter of the parent run (weight surgery)."""
         model = self.build_model()
         if fresh:
-            load_pretrained_encoders(model.text_encoders, self.cfg.text.encoders)
+            self.load_pretrained(model)
         self.graphdef, params, rest = split_model(self.cfg, model)
         if fresh and self.cfg.train.init_from:
             params, rest = self._from_parent(params, rest)
         return {"params": params, "rest": rest, "opt_state": jax.jit(self.tx.init)(params),
                 "ema": jax.tree.map(jnp.copy, params), "step": replicated_zero()}
+
+    def load_pretrained(self, model) -> None:
+        """Pretrained weights a fresh run starts from, before any parent run's (`train.init_from`) are transplanted
+        over them: the text encoders' configured checkpoints."""
+        load_pretrained_encoders(model.text_encoders, self.cfg.text.encoders)
 
     def _from_parent(self, params, rest):
         spec, mesh = self.cfg.train.init_from, jax.tree.leaves(params)[0].sharding.mesh
