@@ -6,7 +6,8 @@ a size and a lighting (the whole frame scaled in brightness). Captions name the 
 identity: what the character looks like can only come from a reference image.
 
 References, as in the paper (§4.2): *paired*, a frame of the same clip with the background removed (the subject
-masked onto a flat grey), whose pose is the clip's, so a model may learn to copy it; and *cross-paired*, the same
+masked onto a flat grey) and recentred on the subject (the paper crops around the face), whose pose is the clip's, so
+a model may learn to copy it; and *cross-paired*, the same
 identity rendered still, centred, in another pose and lighting (the paper's synthetic cross-pairs).
 
 Held out: identities whose hashed index falls in one of 8 buckets (`is_heldout_identity`), scattered over the whole
@@ -135,6 +136,14 @@ def mask_reference(frame: np.ndarray, body: np.ndarray) -> np.ndarray:
     return np.where(body[..., None], frame, np.uint8(REFERENCE_FILL)).astype(np.uint8)
 
 
+def centred(reference: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """A masked frame moved by whole pixels so the subject's centre (row, col) sits at the frame's centre, as the
+    paper crops its reference around the face: the subject's pixels unchanged, only the flat grey wraps around."""
+    h, w = reference.shape[:2]
+    shift = (int(round(h / 2 - centre[0])), int(round(w / 2 - centre[1])))
+    return np.roll(reference, shift, axis=(0, 1))
+
+
 def caption(spec: CharacterSpec, rng: np.random.Generator) -> str:
     """Motion and pose in words, in a random order and phrasing; never the identity."""
     p = spec.pose
@@ -193,6 +202,7 @@ class Characters:
         still = dataclasses.replace(spec, pose=cross_pose, direction=None, speed=None, start=(0.5, 0.5))
         cross, cross_body = render(still, 1, self.height, self.width, rng)
         pose = lambda p: (p.tilt, p.size, p.light)
-        return {"video": video, "caption": caption(spec, rng), "reference": mask_reference(video[k], body[k]),
+        paired = centred(mask_reference(video[k], body[k]), centers(spec, self.num_frames, self.height, self.width)[k])
+        return {"video": video, "caption": caption(spec, rng), "reference": paired,
                 "cross_reference": mask_reference(cross[0], cross_body[0]), "identity": spec.identity,
                 "pose": pose(spec.pose), "cross_pose": pose(cross_pose)}

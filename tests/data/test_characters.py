@@ -52,8 +52,12 @@ def test_references_are_paired_and_cross_paired_as_in_the_paper():
         ref, video = item["reference"], item["video"]
         body = np.any(ref != REFERENCE_FILL, axis=-1)
         assert body.sum() > 30
-        # the paired reference is one of the clip's frames, with everything but the subject flat grey
-        assert any(np.array_equal(ref[body], frame[body]) for frame in video)
+        # the paired reference is one of the clip's frames, everything but the subject flat grey, moved by whole
+        # pixels to centre the subject (the paper crops around the face)
+        assert any(np.array_equal(np.roll(ref, (r, c), (0, 1))[np.roll(body, (r, c), (0, 1))],
+                                  frame[np.roll(body, (r, c), (0, 1))])
+                   for frame in video for r in range(-12, 13) for c in range(-12, 13))
+        assert np.abs(np.argwhere(body).mean(0) + 0.5 - 16).max() <= 1.0  # centred
         cross = item["cross_reference"]
         assert cross.shape == ref.shape and item["cross_pose"] != item["pose"]  # another pose of the same identity
         assert np.all(cross[0] == REFERENCE_FILL) and np.all(cross[:, 0] == REFERENCE_FILL)  # centred, background gone
