@@ -107,8 +107,14 @@ def sample(args):
         return _sample_edit(args, cfg)
     if cfg.task == "upsample":
         return _sample_upsample(args, cfg)
-    if cfg.task == "pt2v":
-        return _sample_pt2v(args, cfg)
+    if cfg.task == "pt2v":  # videos of --reference's subject, one per --prompt, each also beside its reference
+        from mgjax.pipelines.pt2v import personalize_file
+
+        for path, prompt in personalize_file(cfg, args.workdir, args.reference, args.prompt or [], seed=args.seed,
+                                             num_steps=args.steps, cfg_scale=args.cfg, out=args.out,
+                                             reference_cfg_scale=args.source_cfg, overwrite=args.overwrite):
+            print(f"wrote {path}  ({prompt!r})", flush=True)
+        return
     if args.reference:
         raise UserError(f"--reference needs a personalized-video run (task pt2v); --workdir {args.workdir} is a "
                         f"{cfg.task} run")
@@ -200,20 +206,6 @@ def _sample_edit(args, cfg):
                             overwrite=args.overwrite)
     for path in paths:
         print(f"wrote {path}  ({what})", flush=True)
-
-
-def _sample_pt2v(args, cfg):
-    """Videos of --reference's subject, one per --prompt; each also beside its reference."""
-    from mgjax.errors import UserError
-    from mgjax.pipelines.pt2v import personalize_file
-
-    if not args.reference or not args.prompt:
-        raise UserError("a personalized-video run needs --reference IMAGE and at least one --prompt")
-    written = personalize_file(cfg, args.workdir, args.reference, args.prompt, seed=args.seed, num_steps=args.steps,
-                               cfg_scale=args.cfg, reference_cfg_scale=args.source_cfg, out=args.out,
-                               overwrite=args.overwrite)
-    for path, prompt in written:
-        print(f"wrote {path}  ({prompt!r})", flush=True)
 
 
 @command("edit-backtranslate", "Movie Gen Edit stage III data: a stage II run edits clips with forward instructions; "

@@ -104,12 +104,14 @@ def read_reference(path: str | pathlib.Path, height: int, width: int) -> np.ndar
     return resize_crop(frame[None], height, width)[0]
 
 
-def personalize_file(cfg: Config, workdir, reference: str, prompts: Sequence[str], *, seed: int | None = None,
+def personalize_file(cfg: Config, workdir, reference: str | None, prompts: Sequence[str], *, seed: int | None = None,
                      num_steps: int | None = None, cfg_scale: float | None = None,
                      reference_cfg_scale: float | None = None, out: str | None = None,
                      overwrite: bool = False) -> list[tuple[pathlib.Path, str]]:
     """`sample.py --reference IMAGE --prompt ...` with a PT2V run: per prompt, the video and a strip of the reference
     beside each frame (mp4 and gif each; never over an existing file unless `overwrite`). Returns (file, prompt)."""
+    if not reference or not prompts:
+        raise UserError("a personalized-video run needs --reference IMAGE and at least one --prompt")
     d, s = cfg.data, cfg.sample
     seed = s.seed if seed is None else seed
     num_steps = s.num_steps if num_steps is None else num_steps
