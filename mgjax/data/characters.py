@@ -1,7 +1,7 @@
 """Characters: Moving Shapes with an identity, for personalized video (PT2V, paper §4).
 
-A character is a square body tiled by a 3x3 grid of coloured cells; the grid is its identity (4 colours ^ 9 cells =
-262,144 identities). It moves like a Moving Shapes object (direction, speed) in a pose: a tilt (the body rotated),
+A character is a square body tiled by a 2x2 grid of coloured cells; the grid is its identity (6 colours ^ 4 cells =
+1,296 identities). It moves like a Moving Shapes object (direction, speed) in a pose: a tilt (the body rotated),
 a size and a lighting (the whole frame scaled in brightness). Captions name the motion and the pose, never the
 identity: what the character looks like can only come from a reference image.
 
@@ -24,8 +24,8 @@ import numpy as np
 
 from mgjax.data.moving_shapes import BACKGROUNDS, COLORS, DIRECTION_VECTORS, DIRECTIONS, MIN_SIDE, _background
 
-GRID = 3
-PALETTE = ("red", "yellow", "green", "blue")  # hues 90 degrees or more apart: read under any lighting
+GRID = 2  # a 3x3 grid of 4 colours (4 px cells at 32 px) was more than the tiny backbone could draw: docs/pt2v.md
+PALETTE = ("red", "yellow", "green", "cyan", "blue", "magenta")  # hues 60 degrees apart: read under any lighting
 NUM_IDENTITIES = len(PALETTE) ** (GRID * GRID)
 TILTS = {"tilted left": -25.0, "upright": 0.0, "tilted right": 25.0}  # degrees, counter-clockwise negative
 TILT_JITTER = 5.0  # each clip's angle is its tilt's +- this

@@ -1,6 +1,6 @@
 """Held-out evaluation of a personalized-video run: identities never drawn for training, each given as a cross-paired
 reference (the identity still, centred, in another pose and lighting than the prompt asks for), judged from the
-pixels (mgjax/eval/pt2v_judge.py): identity accuracy (chance 25%), direction and pose against the prompt, and the
+pixels (mgjax/eval/pt2v_judge.py): identity accuracy (chance 1/6), direction and pose against the prompt, and the
 copy-paste rate (how often the video took the reference's pose instead of the prompt's).
 
 python -m mgjax eval --config configs/shapes_pt2v_stage3.py --workdir runs/pt2v_stage3 [--num N]
@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mgjax.config.schema import Config
-from mgjax.data.characters import Characters
+from mgjax.data.characters import GRID, Characters
 from mgjax.eval.pt2v_judge import judge
 from mgjax.pipelines.pt2v import PT2VSampler
 
@@ -80,6 +80,7 @@ def summary(r: dict) -> str:
         x = r[name]
         lines.append(f"{label:28}{x['identity_accuracy']:10.1%}{x['identity_exact']:8.1%}{x.get('direction', 0):11.1%}"
                      f"{x['tilt']:7.1%}{x['size']:7.1%}{x['light']:7.1%}{x['copy_paste_rate']:12.1%}")
-    lines.append(f"(identity: cells read right, of 9, chance {r['model']['identity_chance']:.0%}; copy-paste: of the "
-                 f"pose attributes where prompt and reference differ, the share taken from the reference)")
+    lines.append(f"(identity: cells read right, of {GRID * GRID}, chance {r['model']['identity_chance']:.0%}; "
+                 "copy-paste: of the pose attributes where prompt and reference differ, the share taken from the "
+                 "reference)")
     return "\n".join(lines)

@@ -8,7 +8,8 @@ part (hue does not change with lighting); lighting is the body's brightness agai
 is the per-cell majority over frames, its pose the median angle and side and brightness, its direction the centre's
 net displacement.
 
-Chance for identity accuracy (cells read right, of 9) is 1 / 4 = 25%; for the whole identity 4^-9.
+Chance for identity accuracy (cells read right, of GRID^2) is 1 / len(PALETTE) (1/6 with the 2x2 grid of 6 colours);
+for the whole identity len(PALETTE)^-(GRID^2).
 """
 
 from __future__ import annotations
