@@ -31,7 +31,7 @@ def get_config():
         data=dataclasses.replace(base.data, pt2v=PT2VDataConfig(cross_pair_prob=0.0)),
         # the parent already lays out motion (the near-noise end); an identity is detail, learned at later times
         flow=dataclasses.replace(base.flow, near_noise_prob=0.2),
-        # reference guidance 4: +6 to +7 points of identity over 2 at every stage (docs/pt2v.md)
+        # reference guidance 4: +5 to +7 points of identity over 2 at every stage (docs/pt2v.md)
         sample=dataclasses.replace(base.sample, cfg_scale=2.0, source_cfg_scale=4.0),
         optim=dataclasses.replace(base.optim, warmup_steps=100),
         train=dataclasses.replace(base.train, steps=6000, init_from=PARENT, checkpoint_every=1000),
