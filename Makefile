@@ -64,7 +64,8 @@ edit: env
 	$(PY) train.py --config configs/shapes_edit_stage1.py --workdir runs/edit_stage1
 	$(PY) train.py --config configs/shapes_edit_stage2.py --workdir runs/edit_stage2
 	$(PY) -m mgjax edit-backtranslate --config configs/shapes_edit_stage2.py --workdir runs/edit_stage2 \
-		--out runs/edit_stage2/backtranslated.npz --num 1024 --overwrite
+		--out runs/edit_stage2/backtranslated.npz --num 2048 --overwrite \
+		--set sample.num_steps=25 --set sample.linear_steps=12 --set sample.linear_reference_steps=125
 	$(PY) train.py --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3
 	$(PY) -m mgjax eval --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3
 

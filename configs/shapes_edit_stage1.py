@@ -29,6 +29,6 @@ def get_config():
         data=dataclasses.replace(base.data, edit=EditDataConfig(stage=1)),
         sample=dataclasses.replace(base.sample, cfg_scale=2.0, source_cfg_scale=1.5),
         optim=dataclasses.replace(base.optim, warmup_steps=100),
-        train=dataclasses.replace(base.train, steps=6000, init_from=PARENT, checkpoint_every=1000),
+        train=dataclasses.replace(base.train, steps=12000, init_from=PARENT, checkpoint_every=1000),
         eval=dataclasses.replace(base.eval, num_samples=32),
     )

@@ -21,5 +21,5 @@ def get_config():
         base,
         name="shapes_edit_stage2",
         data=dataclasses.replace(base.data, edit=dataclasses.replace(base.data.edit, stage=2)),
-        train=dataclasses.replace(base.train, steps=5500, init_from="runs/edit_stage1", checkpoint_every=1100),
+        train=dataclasses.replace(base.train, steps=6000, init_from="runs/edit_stage1", checkpoint_every=1200),
     )

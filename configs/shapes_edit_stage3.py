@@ -5,7 +5,9 @@ backward instruction ("make the blue square red" for "make the red square blue")
 every target is a clean multi-frame clip. Write the records first:
 
 `python -m mgjax edit-backtranslate --config configs/shapes_edit_stage2.py --workdir runs/edit_stage2 \
-     --out runs/edit_stage2/backtranslated.npz`
+     --out runs/edit_stage2/backtranslated.npz --num 2048 --set sample.num_steps=25 --set sample.linear_steps=12 \
+     --set sample.linear_reference_steps=125` (25 steps, the 50-step schedule's shape: twice the records in the same
+     4.5 minutes; the inputs are the model's edits either way)
 `python train.py --config configs/shapes_edit_stage3.py --workdir runs/edit_stage3` (reads runs/edit_stage2)
 """
 
@@ -24,5 +26,5 @@ def get_config():
         base,
         name="shapes_edit_stage3",
         data=dataclasses.replace(base.data, edit=edit),
-        train=dataclasses.replace(base.train, steps=4500, init_from="runs/edit_stage2", checkpoint_every=1500),
+        train=dataclasses.replace(base.train, steps=5000, init_from="runs/edit_stage2", checkpoint_every=1250),
     )

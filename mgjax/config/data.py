@@ -58,6 +58,9 @@ class EditDataConfig:
     stage: int = 1
     edit_every: int = 5  # edit batches per text-to-video batch (paper: image-edit batches 5x as often)
     segment_prob: float = 0.3  # stage II: share of segmentation samples among the edit samples (paper silent)
+    # Stage II: share of animated pairs whose camera stays still (paper silent: its random affine paths always move).
+    # A clip to edit often has a still backdrop; pairs that all pan teach the model to move it (docs/edit.md).
+    still_camera_prob: float = 0.25
     source_drop_prob: float = 0.1  # input video replaced by black, so sampling can guide on it (paper silent)
     random_image_position: bool = True  # image edits take a random temporal position embedding (paper §5.2)
     two_object_prob: float = 0.5  # scenes with two objects (one of them is edited)

@@ -106,6 +106,9 @@ def validate_video_model(m: VideoModelConfig, where: str = "model") -> None:
         raise UserError(f"{where}.patch_size and {where}.max_patches must be >= 1")
     if m.cond_channels < 0 or m.time_cond_width < 0 or any(w < 1 for w in m.context_widths):
         raise UserError(f"{where}.cond_channels and time_cond_width must be >= 0 and context_widths entries >= 1")
+    if m.cond_skip and not m.cond_channels:
+        raise UserError(f"{where}.cond_skip needs {where}.cond_channels: build the model with its system's builder "
+                        "(mgjax.config.upsample.upsampler_model, mgjax.config.edit.edit_model)")
 
 
 def validate_clip_geometry(d: DataConfig, c: CodecConfig, m: VideoModelConfig) -> None:

@@ -43,6 +43,16 @@ class VideoModelConfig:
     # Channels of a conditioning latent concatenated to the noisy latent before patchify (Edit: the input video's
     # latent, paper §5: 16 -> 32 channels; the upsampler: the low-resolution latent).
     cond_channels: int = 0
+    # A zero-initialised linear map from each patch of the conditioning latent straight to the output patch, scaled by
+    # (1 - t) so it speaks at the noise end and is silent at the data end (paper silent; not in the paper configs).
+    # Copying the input is then one linear map away instead of a path the stack must learn: the blocks learn only
+    # what the output changes (docs/upsample.md, docs/edit.md). Needs cond_channels; meant for data
+    # prediction, where the output is the clip itself.
+    cond_skip: bool = False
+    # The skip's output is gain x (kernel @ patch). Adam moves a weight by about the learning rate per step, so a
+    # zero-initialised map needs ~1 / lr steps to reach the identity; the gain makes it that many times faster (it
+    # acts as a learning-rate multiplier for this one map).
+    cond_skip_gain: float = 1.0
     # Widths of extra context-token streams joined to the text tokens in cross-attention (Edit: its 4 task tokens;
     # PT2V: the vision encoder's tokens). Each stream has a zero-initialised projection to the model width.
     context_widths: tuple[int, ...] = ()

@@ -35,7 +35,8 @@ def edit_source(cfg: Config, split: str = "train", stage: int | None = None):
     if stage == 1:
         return ShapeEdits(split, num_frames=1, types=EDIT_TYPES, **kw)
     if stage == 2:
-        animated = AnimatedEdits(ShapeEdits(split, num_frames=1, types=EDIT_TYPES, **kw), d.num_frames)
+        animated = AnimatedEdits(ShapeEdits(split, num_frames=1, types=EDIT_TYPES, **kw), d.num_frames,
+                                 e.still_camera_prob)
         segments = ShapeEdits(split, num_frames=d.num_frames, types=(SEGMENT,), **kw)
         return Mixture(animated, segments, e.segment_prob, d.seed)
     if not e.backtranslated:

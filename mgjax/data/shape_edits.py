@@ -351,12 +351,13 @@ def animate(image: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
 
 
 class AnimatedEdits:
-    """Stage II pseudo-videos: an image edit pair with one random affine sequence applied to both images."""
+    """Stage II pseudo-videos: an image edit pair with one random affine sequence applied to both images; with
+    probability `still_prob` the camera stays still (the pair's image repeated)."""
 
-    def __init__(self, images: ShapeEdits, num_frames: int):
+    def __init__(self, images: ShapeEdits, num_frames: int, still_prob: float = 0.0):
         if images.num_frames != 1:
             raise ValueError("AnimatedEdits animates image edits (num_frames=1)")
-        self.images, self.num_frames = images, num_frames
+        self.images, self.num_frames, self.still_prob = images, num_frames, still_prob
 
     def __len__(self) -> int:
         return len(self.images)
@@ -365,6 +366,8 @@ class AnimatedEdits:
         item = self.images[index]
         rng = np.random.default_rng([self.images.seed, index, 11])
         matrices = affine_sequence(rng, self.num_frames)
+        if rng.random() < self.still_prob:
+            matrices = [np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])] * self.num_frames
         return dict(item, source=animate(item["source"], matrices), video=animate(item["video"], matrices))
 
 

@@ -10,17 +10,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-from einops import rearrange
 from flax import nnx
 
 from mgjax.config.schema import Config
 from mgjax.models.codec import LatentCodec
 from mgjax.models.t2v import TextToVideo
 from mgjax.models.video.transformer import Conditioning
-from mgjax.nn.linear import linear
-from mgjax.parallel.rules import use_rules, video_rules
 
 
 def upsample_pixels(low: jax.Array, height: int, width: int) -> jax.Array:
@@ -37,31 +32,12 @@ class SpatialUpsampler(TextToVideo):
     """u_theta(X_t, P, t | low-resolution latent); `cfg.model` is an `UpsamplerModelConfig`
     (mgjax/config/upsample.py)."""
 
-    def __init__(self, cfg: Config, *, rngs: nnx.Rngs):
-        super().__init__(cfg, rngs=rngs)
-        m = cfg.model
-        patch = int(np.prod(m.patch_size))
-        with use_rules(video_rules(cfg.mesh.parallelism)):
-            self.cond_skip = (linear(patch * m.cond_channels, patch * m.in_channels, (None, None), rngs=rngs,
-                                     init=nnx.initializers.zeros_init()) if m.cond_skip else None)
-        self.cond_skip_gain = m.cond_skip_gain
-
     def __call__(self, latents: jax.Array, t: jax.Array, tokens: Sequence[tuple[jax.Array, jax.Array]],
                  low_latent: jax.Array, frame_offset: jax.Array | None = None) -> jax.Array:
         """latents, low_latent: (b, t, h, w, c); `frame_offset` (b,): first temporal position rows (training clips
         shorter than the sampling window)."""
         cond = Conditioning(latent=low_latent, frame_offset=frame_offset)
-        out = self.backbone(latents, t, self.encode_text(tokens), cond)
-        if self.cond_skip is None:
-            return out
-        return out + (1.0 - t.astype(out.dtype))[:, None, None, None, None] * self._skip(low_latent)
-
-    def _skip(self, low_latent: jax.Array) -> jax.Array:
-        """The conditioning latent's patches through `cond_skip`, back at the latent's shape."""
-        pt, ph, pw = self.backbone.cfg.patch_size
-        patches = rearrange(low_latent, "b (t pt) (h ph) (w pw) c -> b t h w (pt ph pw c)", pt=pt, ph=ph, pw=pw)
-        out = self.cond_skip(patches).astype(jnp.float32) * self.cond_skip_gain
-        return rearrange(out, "b t h w (pt ph pw c) -> b (t pt) (h ph) (w pw) c", pt=pt, ph=ph, pw=pw)
+        return self.backbone(latents, t, self.encode_text(tokens), cond)
 
 
 def build_upsampler(cfg: Config) -> SpatialUpsampler:

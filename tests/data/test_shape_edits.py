@@ -59,6 +59,10 @@ def test_animation_moves_input_and_target_alike():
     still = (render_scene(e.source, 1, 32, 32) != render_scene(e.target, 1, 32, 32)).any(-1)
     assert still.any()
     assert (item["source"] != item["video"]).any(-1).sum() <= 4 * still.sum() * 1.5
+    # A still camera repeats the pair's images: a still backdrop, as in the clips the model will edit.
+    held = AnimatedEdits(images, num_frames=4, still_prob=1.0)[3]
+    assert (held["source"] == held["source"][:1]).all() and (held["video"] == held["video"][:1]).all()
+    np.testing.assert_array_equal(held["source"][0], render_scene(e.source, 1, 32, 32)[0])
 
 
 @pytest.mark.parametrize("stage, frames", [(1, 1), (2, 4)])

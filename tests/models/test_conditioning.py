@@ -17,7 +17,7 @@ from mgjax.models.video.transformer import Conditioning
 from mgjax.parallel.mesh import make_mesh
 from mgjax.train.tasks import task_for
 
-COND = dict(cond_channels=8, context_widths=(12, 20), time_cond_width=6)
+COND = dict(cond_channels=8, context_widths=(12, 20), time_cond_width=6, cond_skip=True, cond_skip_gain=4.0)
 
 
 def child_config(parent_dir, **model):
@@ -71,13 +71,14 @@ def test_child_reproduces_its_parent_bit_for_bit_whatever_the_condition(parent, 
     assert kernel.shape[-2] == 48 + COND["cond_channels"]
     np.testing.assert_array_equal(kernel[..., :48, :], parent_model.backbone.patch_embed.kernel[...])
     assert not np.any(kernel[..., 48:, :])  # the new input channels start at zero
+    assert not np.any(state["params"]["backbone"]["cond_skip"]["kernel"])  # so does the skip to the output
     for a, b in zip(jax.tree.leaves(state["ema"]), jax.tree.leaves(state["params"])):
         np.testing.assert_array_equal(a, b)  # the EMA starts from the transplanted weights
 
 
 def test_every_conditioning_input_reaches_the_output(parent, devices):
-    """At initialisation the gradient reaches the new input rows of patchify, the timestep projection and the
-    context gate; once the gate opens, the context projections get gradient too."""
+    """At initialisation the gradient reaches the new input rows of patchify, the skip to the output, the timestep
+    projection and the context gate; once the gate opens, the context projections get gradient too."""
     _, parent_dir = parent
     cfg = child_config(parent_dir)
     graphdef, state = child(cfg, devices)
@@ -91,6 +92,7 @@ def test_every_conditioning_input_reaches_the_output(parent, devices):
     g = grads(state["params"])
     assert np.abs(g["patch_embed"]["kernel"][..., 48:, :]).max() > 0
     assert np.abs(g["time_cond"]["kernel"]).max() > 0
+    assert np.abs(g["cond_skip"]["kernel"]).max() > 0
     assert np.abs(g["blocks"]["context_gate"]).max() > 0
     opened = jax.tree.map(lambda x: x, state["params"])
     opened["backbone"]["blocks"]["context_gate"] = jnp.full_like(opened["backbone"]["blocks"]["context_gate"], 0.5)

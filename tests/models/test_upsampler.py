@@ -47,7 +47,7 @@ def test_the_child_gives_its_parents_output_at_init(child):
         np.testing.assert_array_equal(np.asarray(got), expected)
     kernel = state["params"]["backbone"]["patch_embed"]["kernel"]
     assert kernel.shape[-2] == 96 and not np.any(kernel[..., 48:, :])  # 48 -> 96 input channels, the new ones zero
-    assert state["params"]["cond_skip"]["kernel"].shape == (4 * 48, 4 * 48)  # patch to patch, zero
+    assert state["params"]["backbone"]["cond_skip"]["kernel"].shape == (4 * 48, 4 * 48)  # patch to patch, zero
 
 
 def test_the_low_resolution_video_reaches_the_output(child):
@@ -59,7 +59,7 @@ def test_the_low_resolution_video_reaches_the_output(child):
 
     g = jax.jit(jax.grad(loss))(state["params"], low)
     assert np.abs(g["backbone"]["patch_embed"]["kernel"][..., 48:, :]).max() > 0
-    assert np.abs(g["cond_skip"]["kernel"]).max() > 0  # the skip learns from the first step too
+    assert np.abs(g["backbone"]["cond_skip"]["kernel"]).max() > 0  # the skip learns from the first step too
     opened = jax.tree.map(lambda x: x, state["params"])
     kernel = opened["backbone"]["patch_embed"]["kernel"]
     opened["backbone"]["patch_embed"]["kernel"] = kernel.at[..., 48:, :].set(0.05)

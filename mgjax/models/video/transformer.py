@@ -4,7 +4,8 @@ Besides the text it takes the conditioning the systems built on it need (`Condit
 channels before patchify (Edit, the upsampler), extra context tokens joined to the text tokens (Edit's task tokens,
 PT2V's vision tokens) and a vector added to the timestep embedding (Edit's task embedding). Every input weight they add
 starts at zero and the context tokens enter through a zero gate, so a child model initialised from a text-to-video run
-(`train.init_from`) reproduces its parent's output bit for bit until training moves them.
+(`train.init_from`) reproduces its parent's output bit for bit until training moves them. The same holds for the
+optional conditioning skip (`model.cond_skip`): a zero-initialised map from the conditioning latent to the output.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class MovieGenVideo(nnx.Module):
         zero = dict(kw, init=nnx.initializers.zeros_init())
         self.context_proj = nnx.List([linear(w, d, ("text_embed", "embed"), **zero) for w in cfg.context_widths])
         self.time_cond = linear(cfg.time_cond_width, d, (None, "embed"), **zero) if cfg.time_cond_width else None
+        patch = int(np.prod(cfg.patch_size))
+        self.cond_skip = (linear(patch * cfg.cond_channels, out_dim, (None, None), **zero) if cfg.cond_skip else None)
         self.cfg = cfg
         self.rules = rules
 
@@ -117,8 +120,18 @@ class MovieGenVideo(nnx.Module):
         shift, scale = (self.final_modulation[...][None] + e.t_emb[:, None, :].astype(jnp.float32)).transpose(1, 0, 2)
         x = modulate(self.final_norm(x), shift.astype(x.dtype), scale.astype(x.dtype))
         out = self.head(x).astype(jnp.float32)
-        return rearrange(out, "b (t h w) (pt ph pw c) -> b (t pt) (h ph) (w pw) c", t=grid[0], h=grid[1], w=grid[2],
-                         pt=pt, ph=ph, pw=pw, c=c)
+        out = rearrange(out, "b (t h w) (pt ph pw c) -> b (t pt) (h ph) (w pw) c", t=grid[0], h=grid[1], w=grid[2],
+                        pt=pt, ph=ph, pw=pw, c=c)
+        if self.cond_skip is None or cond is None or cond.latent is None:
+            return out
+        return out + (1.0 - t.astype(jnp.float32))[:, None, None, None, None] * self._skip(cond.latent)
+
+    def _skip(self, cond_latent: jax.Array) -> jax.Array:
+        """The conditioning latent's patches through `cond_skip` (times its gain), back at the latent's shape."""
+        pt, ph, pw = self.cfg.patch_size
+        patches = rearrange(cond_latent, "b (t pt) (h ph) (w pw) c -> b t h w (pt ph pw c)", pt=pt, ph=ph, pw=pw)
+        out = self.cond_skip(patches.astype(self.cond_skip.dtype)).astype(jnp.float32) * self.cfg.cond_skip_gain
+        return rearrange(out, "b t h w (pt ph pw c) -> b (t pt) (h ph) (w pw) c", pt=pt, ph=ph, pw=pw)
 
     def embed(self, latents: jax.Array, t: jax.Array, text: Sequence[tuple[jax.Array, jax.Array]],
               cond: Conditioning | None = None) -> Embedded:

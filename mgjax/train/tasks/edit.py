@@ -44,8 +44,8 @@ class EditTask(TextToVideoTask):
             raise UserError(f"data.edit.stage must be 1, 2 or 3, got {e.stage}")
         if e.edit_every < 1:
             raise UserError(f"data.edit.edit_every must be >= 1, got {e.edit_every}")
-        if not 0 <= e.segment_prob <= 1 or not 0 <= e.source_drop_prob <= 1:
-            raise UserError("data.edit.segment_prob and source_drop_prob must be in [0, 1]")
+        if not all(0 <= p <= 1 for p in (e.segment_prob, e.source_drop_prob, e.still_camera_prob)):
+            raise UserError("data.edit.segment_prob, source_drop_prob and still_camera_prob must be in [0, 1]")
 
     def tokenizer_corpus(self) -> list[str]:
         return corpus(self.cfg)

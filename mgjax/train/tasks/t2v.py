@@ -211,7 +211,8 @@ def parameter_counts(cfg: Config, state: dict) -> dict[str, int]:
         "backbone/norms": count({k: v for k, v in per.items() if k.endswith("norm")}),
         "backbone/embeddings": count(bb["patch_embed"]) + count(bb["pos_embed"]) + count(bb["t_embed"]),
         "backbone/text_projections": count(bb["text_proj"]),
-        "backbone/conditioning": count(bb.get("context_proj", {})) + count(bb.get("time_cond", {})),
+        "backbone/conditioning": (count(bb.get("context_proj", {})) + count(bb.get("time_cond", {}))
+                                  + count(bb.get("cond_skip", {}))),
         "backbone/head": count(bb["head"]),
     }
     counts["backbone"] = count(bb)

@@ -13,7 +13,6 @@ from mgjax.config.upsample import UpsamplerModelConfig
 from mgjax.data.upsample_pairs import upsample_batches
 from mgjax.errors import UserError
 from mgjax.models.upsampler import build_upsampler
-from mgjax.train.tasks.base import count, one_device_mesh
 from mgjax.train.tasks.registry import register_task
 from mgjax.train.tasks.t2v import TextToVideoTask
 from mgjax.train.upsample_step import make_upsample_step
@@ -82,8 +81,6 @@ class UpsampleTask(TextToVideoTask):
     def report(self) -> dict:
         r = super().report()
         cfg, m = self.cfg, self.cfg.model
-        if m.cond_skip:
-            r["parameters"]["upsample/cond_skip"] = count(self.abstract_state(one_device_mesh())["params"]["cond_skip"])
         out = video_tokens(cfg)
         r["upsample"] = {"scale": m.scale, "patchify_in_channels": m.in_channels + m.cond_channels,
                          "input": (out["height"] // m.scale, out["width"] // m.scale),
