@@ -24,5 +24,5 @@ def get_config():
         name="shapes_pt2v_stage3",
         model=dataclasses.replace(base.model, vision_trainable=True),
         data=dataclasses.replace(base.data, pt2v=PT2VDataConfig(cross_pair_prob=1.0)),
-        train=dataclasses.replace(base.train, steps=6000, init_from=PARENT),  # 3,000: 62% identity, 6,000: 82%
+        train=dataclasses.replace(base.train, steps=6000, init_from=PARENT),  # its length is the lever: docs/pt2v.md
     )
